@@ -1,0 +1,1 @@
+"""The ``ccbridge`` command line: one module per command group."""

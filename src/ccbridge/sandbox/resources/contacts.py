@@ -1,0 +1,7 @@
+"""Sandbox emulation of CC's contacts operations."""
+
+from __future__ import annotations
+
+from ccbridge.sandbox.routing import RouteTable
+
+routes = RouteTable()

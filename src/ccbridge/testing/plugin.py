@@ -1,0 +1,155 @@
+"""The ``ccbridge`` pytest plugin: a fresh CC sandbox and clients connected to it.
+
+Installed with ccbridge (entry point ``pytest11``), so any test suite can use:
+
+- ``cc_sandbox``: a fresh in-process ``Sandbox`` (rate limits off; turn them on with
+  ``cc_sandbox.state.settings.rate_limits = True``).
+- ``cc_app``: a registered application; ``cc_account``: an account seeded like a new CC
+  account; ``cc_token``: a token response granting every scope plus offline_access.
+- ``cc_http`` / ``cc_async_http``: httpx clients on the sandbox's ``/v3`` base URL with the
+  bearer token set. When CC's swagger can be found (``CCBRIDGE_SPEC`` or ``../shared/spec``)
+  every ``/v3`` response they receive is checked against it, and a test fails on the first
+  response that does not conform.
+- ``cc_conformance``: the checker itself (skips the test when the swagger is absent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from ccbridge.sandbox import AsyncSandboxTransport, Sandbox, SandboxTransport
+from ccbridge.sandbox.seed import create_account, create_app
+from ccbridge.sandbox.state import AccountData, App
+from ccbridge.testing.conformance import SpecConformance, find_spec, load_conformance
+
+ALL_SCOPES = "account_read account_update contact_data campaign_data offline_access"
+REDIRECT_URI = "http://127.0.0.1:8765/callback"
+
+
+class ConformanceViolation(AssertionError):
+    """A sandbox response disagrees with CC's swagger."""
+
+
+def _conformance_or_none() -> SpecConformance | None:
+    path = find_spec()
+    return load_conformance(str(path)) if path else None
+
+
+def _checking_hook(checker: SpecConformance) -> Any:
+    def check(response: httpx.Response) -> None:
+        response.read()
+        problems = checker.check(
+            response.request.method,
+            response.request.url.path,
+            response.status_code,
+            response.content,
+            response.headers.get("content-type", ""),
+        )
+        if problems:
+            raise ConformanceViolation("\n".join(problems))
+
+    return check
+
+
+def _async_checking_hook(checker: SpecConformance) -> Any:
+    sync = _checking_hook(checker)
+
+    async def check(response: httpx.Response) -> None:
+        await response.aread()
+        sync(response)
+
+    return check
+
+
+@pytest.fixture
+def cc_sandbox() -> Sandbox:
+    return Sandbox(rate_limits=False)
+
+
+@pytest.fixture
+def cc_app(cc_sandbox: Sandbox) -> App:
+    return create_app(
+        cc_sandbox.state,
+        cc_sandbox.clock.now(),
+        name="Test App",
+        redirect_uris=[REDIRECT_URI],
+    )
+
+
+@pytest.fixture
+def cc_account(cc_sandbox: Sandbox) -> AccountData:
+    return create_account(
+        cc_sandbox.state,
+        cc_sandbox.clock.now(),
+        email="owner@example.com",
+        password="sandbox-password",
+        organization_name="Example Org",
+        first_name="Olive",
+        last_name="Owner",
+    )
+
+
+@pytest.fixture
+def cc_token(cc_sandbox: Sandbox, cc_app: App, cc_account: AccountData) -> dict[str, Any]:
+    return cc_sandbox.issuer.issue(
+        cc_sandbox.state, cc_sandbox.clock, cc_app, cc_account.account.account_id, ALL_SCOPES
+    )
+
+
+@pytest.fixture
+def cc_conformance() -> SpecConformance:
+    checker = _conformance_or_none()
+    if checker is None:
+        pytest.skip("CC's swagger not found: set CCBRIDGE_SPEC or place it in ../shared/spec/")
+    return checker
+
+
+@pytest.fixture
+def cc_http(cc_sandbox: Sandbox, cc_token: dict[str, Any]) -> Iterator[httpx.Client]:
+    checker = _conformance_or_none()
+    hooks = {"response": [_checking_hook(checker)]} if checker else {}
+    with httpx.Client(
+        base_url=cc_sandbox.base_url + "/v3",
+        transport=SandboxTransport(cc_sandbox),
+        headers={"Authorization": f"Bearer {cc_token['access_token']}"},
+        event_hooks=hooks,
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+async def cc_async_http(
+    cc_sandbox: Sandbox, cc_token: dict[str, Any]
+) -> AsyncIterator[httpx.AsyncClient]:
+    checker = _conformance_or_none()
+    hooks = {"response": [_async_checking_hook(checker)]} if checker else {}
+    async with httpx.AsyncClient(
+        base_url=cc_sandbox.base_url + "/v3",
+        transport=AsyncSandboxTransport(cc_sandbox),
+        headers={"Authorization": f"Bearer {cc_token['access_token']}"},
+        event_hooks=hooks,
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def cc_raw(cc_sandbox: Sandbox) -> Iterator[httpx.Client]:
+    """An unauthenticated client on the sandbox root, for OAuth and control-plane calls."""
+    with httpx.Client(
+        base_url=cc_sandbox.base_url, transport=SandboxTransport(cc_sandbox)
+    ) as client:
+        yield client
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    import os
+
+    if os.environ.get("CCBRIDGE_REQUIRE_SPEC") == "1" and find_spec() is None:
+        raise pytest.UsageError(
+            "CCBRIDGE_REQUIRE_SPEC=1 but CC's swagger was not found "
+            "(set CCBRIDGE_SPEC or place it in ../shared/spec/)"
+        )
