@@ -46,6 +46,7 @@ class AuthCode:
     code_challenge: str | None = None
     code_challenge_method: str | None = None
     used: bool = False
+    family_id: str | None = None  # the token family minted from this code (revoked on reuse)
 
 
 @dataclass
@@ -58,6 +59,7 @@ class RefreshTokenRecord:
     issued_at: float
     last_used_at: float
     revoked: bool = False
+    public_client: bool = False  # issued with no client secret (PKCE, device flow)
 
 
 @dataclass
@@ -113,6 +115,9 @@ class Account:
     country_code: str = "US"
     state_code: str = "MA"
     confirmed_opt_in: bool = False
+    contact_email: str | None = None  # the owner's contact address; None means login_email
+    organization_phone: str = ""
+    company_logo: dict[str, str] | None = None  # CC's CompanyLogo {url, external_url, internal_id}
 
 
 @dataclass(slots=True)
@@ -154,6 +159,7 @@ class Contact:
     notes: list[dict[str, Any]] = field(default_factory=list)
     sms_channel: dict[str, Any] | None = None
     resubscribe_sent: bool = False
+    resubscribe_list_ids: list[str] = field(default_factory=list)  # lists awaiting confirmation
 
 
 @dataclass
@@ -245,6 +251,7 @@ class CampaignActivity:
     send_history: list[dict[str, Any]] = field(default_factory=list)
     tracking: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     stats: dict[str, int] = field(default_factory=dict)
+    pending_send: dict[str, Any] | None = None  # the recipients snapshot while EXECUTING
 
 
 @dataclass

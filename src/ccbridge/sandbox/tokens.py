@@ -185,6 +185,32 @@ class TokenIssuer:
             response["id_token"] = self.mint_id_token(clock, app, account_id, email)
         return response
 
+    def mint_refresh_token(
+        self,
+        state: SandboxState,
+        clock: SandboxClock,
+        app: App,
+        account_id: str,
+        scope: str,
+        *,
+        family_id: str,
+        public_client: bool = False,
+    ) -> str:
+        """A new refresh token in an existing family (used when a rotating app refreshes)."""
+        token = "RT." + secrets.token_urlsafe(32)
+        now = clock.time()
+        state.refresh_tokens[token] = RefreshTokenRecord(
+            token=token,
+            client_id=app.client_id,
+            account_id=account_id,
+            scope=scope,
+            family_id=family_id,
+            issued_at=now,
+            last_used_at=now,
+            public_client=public_client,
+        )
+        return token
+
     def revoke_family(self, state: SandboxState, family_id: str) -> None:
         """Revoke every refresh and access token descended from one consent."""
         for record in state.refresh_tokens.values():
