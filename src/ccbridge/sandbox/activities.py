@@ -10,6 +10,8 @@ client polling it sees the same order of events as on CC.
 
 from __future__ import annotations
 
+import logging
+import traceback
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -22,6 +24,8 @@ Worker = Callable[[AccountData, Activity, datetime], None]
 """Applies a finished activity's effect and fills in its status counters and errors."""
 
 WORKERS: dict[str, Worker] = {}
+
+log = logging.getLogger("ccbridge.sandbox")
 
 TERMINAL_STATES = ("completed", "failed", "cancelled", "timed_out")
 
@@ -52,6 +56,8 @@ def start_activity(
 ) -> Activity:
     """Queue a new activity, refusing with 429 past CC's cap of queued activities."""
     if queued_count(data) >= settings.max_queued_activities:
+        # No body of this 429 has been observed, so it keeps CC's documented array form
+        # (unlike the observed single-object rate-limit 429).
         raise CCError(
             429,
             "activities.api.too_many_requests",
@@ -84,29 +90,58 @@ def advance(data: AccountData, activity: Activity, now: datetime) -> None:
         return
     if activity.started_at is None:
         activity.started_at = now
-    done = int(elapsed * activity.items_per_second)
-    if activity.fail_with is not None and done >= max(activity.items_total // 2, 1):
-        activity.state = activity.fail_with
+    done = min(int(elapsed * activity.items_per_second), activity.items_total)
+    activity.updated_at = now
+    if activity.fail_with is not None and (
+        done >= max(activity.items_total // 2, 1) or done >= activity.items_total
+    ):
+        # A faulted activity never completes: it stops about halfway, as a real failure would.
+        _finish(activity, activity.fail_with, now, done)
+        _sync_status(activity)
         activity.activity_errors.append(
             f"The activity ended as {activity.fail_with} (injected by a sandbox fault)."
         )
-        activity.completed_at = now
-        activity.updated_at = now
         return
-    if done >= activity.items_total:
-        run = WORKERS.get(activity.kind)
-        if run is not None and not activity.applied:
-            run(data, activity, now)
-            activity.applied = True
-        activity.items_completed = activity.items_total
-        activity.percent_done = 100
-        activity.state = "completed"
-        activity.completed_at = now
-    else:
+    if done < activity.items_total:
         activity.state = "processing"
         activity.items_completed = done
         activity.percent_done = min(99, int(100 * done / max(activity.items_total, 1)))
-    activity.updated_at = now
+        return
+    # The counters read "all done" before the worker runs, so a worker may correct them
+    # (say, when fewer items existed by then than when the activity was created).
+    before = activity.items_completed
+    activity.items_completed = activity.items_total
+    _sync_status(activity)
+    run = WORKERS.get(activity.kind)
+    if run is not None and not activity.applied:
+        activity.applied = True
+        try:
+            run(data, activity, now)
+        except Exception:
+            # A worker bug must not turn every later request into a 500: end this one failed.
+            log.error("activity worker %s failed:\n%s", activity.kind, traceback.format_exc())
+            _finish(activity, "failed", now, before)
+            _sync_status(activity)
+            activity.activity_errors.append("The sandbox could not process this activity.")
+            return
+    _finish(activity, "completed", now, activity.items_total)
+    activity.percent_done = 100
+
+
+def _finish(activity: Activity, state: str, now: datetime, completed: int) -> None:
+    activity.state = state
+    activity.items_completed = completed
+    activity.percent_done = min(100, int(100 * completed / max(activity.items_total, 1)))
+    activity.completed_at = now
+
+
+def _sync_status(activity: Activity) -> None:
+    """Copy the engine's item counts into the status block, where the kind reports them."""
+    status = activity.status
+    if "items_total_count" in status:
+        status["items_total_count"] = activity.items_total
+    if "items_completed_count" in status:
+        status["items_completed_count"] = activity.items_completed
 
 
 def advance_all(data: AccountData, now: datetime) -> None:
@@ -115,15 +150,22 @@ def advance_all(data: AccountData, now: datetime) -> None:
             advance(data, activity, now)
 
 
-def activity_json(activity: Activity) -> dict[str, Any]:
-    """CC's Activity object; which status counters appear depends on the kind."""
+def activity_json(activity: Activity, *, errors_as_objects: bool = False) -> dict[str, Any]:
+    """CC's Activity object; which status counters appear depends on the kind.
+
+    ``items_total_count``/``items_completed_count`` follow the engine while the activity
+    runs when a kind's status block carries them, so a poller watches them grow; once it
+    has ended they read what the worker recorded. ``activity_errors``
+    are strings in every Activity schema but one: DELETE /contact_tags answers with
+    ``[{"message": ...}]`` objects, which ``errors_as_objects=True`` produces.
+    """
     body: dict[str, Any] = {
         "activity_id": activity.activity_id,
         "state": activity.state,
         "created_at": iso(activity.created_at),
         "updated_at": iso(activity.updated_at),
         "percent_done": activity.percent_done,
-        "activity_errors": list(activity.activity_errors),
+        "activity_errors": _render_errors(activity.activity_errors, errors_as_objects),
         "_links": {"self": {"href": f"/v3/activities/{activity.activity_id}"}},
     }
     if activity.started_at is not None:
@@ -133,7 +175,17 @@ def activity_json(activity: Activity) -> dict[str, Any]:
     if activity.source_file_name:
         body["source_file_name"] = activity.source_file_name
     if activity.status:
+        if activity.state not in TERMINAL_STATES:
+            _sync_status(activity)
         body["status"] = dict(activity.status)
     if activity.kind == "contact_exports":
         body["_links"]["results"] = {"href": f"/v3/contact_exports/{activity.activity_id}"}
     return body
+
+
+def _render_errors(errors: list[Any], as_objects: bool) -> list[Any]:
+    out: list[Any] = []
+    for error in errors:
+        message = error.get("message", "") if isinstance(error, dict) else str(error)
+        out.append({"message": message} if as_objects else message)
+    return out
