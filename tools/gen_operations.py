@@ -4,13 +4,16 @@ Only facts are taken from the spec: each operation's method, path, operationId, 
 OAuth scopes, parameter names/locations/types, body schema name and success status.
 No descriptive prose is copied. Run:
 
-    python tools/gen_operations.py [path/to/constant-contact-v3-swagger.yaml]
+    python tools/gen_operations.py [path/to/constant-contact-v3-swagger.yaml] [--output FILE]
 
-The spec path defaults to ``$CCBRIDGE_SPEC`` or ``../shared/spec/`` beside the checkout.
+The spec path defaults to ``$CCBRIDGE_SPEC`` or ``../shared/spec/`` beside the checkout; the
+output defaults to the committed module. ``generate()`` returns the text without writing it,
+so a test can check that the committed table matches the spec.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import pprint
 import subprocess
@@ -109,14 +112,35 @@ def render(ops: list[dict], version: str) -> str:
     )
 
 
-def main(argv: list[str]) -> int:
-    spec_path = Path(argv[1]) if len(argv) > 1 else default_spec_path()
+def _ruff_format(text: str) -> str:
+    """Format as the repository does: ruff with the project's settings, as if at ``OUT``."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(OUT), "-"],
+        input=text,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    return result.stdout
+
+
+def generate(spec_path: Path) -> tuple[str, int]:
+    """The formatted module text for a spec, and how many operations it holds."""
     spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
     ops = build(spec)
-    OUT.write_text(render(ops, str(spec["info"]["version"])), encoding="utf-8")
-    # Keep the committed file byte-identical to a fresh run: format it as the repo does.
-    subprocess.run([sys.executable, "-m", "ruff", "format", "-q", str(OUT)], check=False)
-    print(f"wrote {len(ops)} operations to {OUT.relative_to(ROOT)}")
+    return _ruff_format(render(ops, str(spec["info"]["version"]))), len(ops)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description="Generate the sandbox's CC operation table.")
+    parser.add_argument("spec", nargs="?", type=Path, default=None, help="the swagger YAML")
+    parser.add_argument("--output", type=Path, default=OUT, help=f"default: {OUT}")
+    args = parser.parse_args(argv[1:])
+    spec_path = args.spec or default_spec_path()
+    text, count = generate(spec_path)
+    args.output.write_text(text, encoding="utf-8")
+    print(f"wrote {count} operations to {args.output}")
     return 0
 
 

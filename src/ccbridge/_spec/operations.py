@@ -123,12 +123,7 @@ OPERATIONS: list[dict[str, Any]] = [
                     "O",
                 ],
             },
-            {
-                "name": "email_address",
-                "in": "query",
-                "type": "string",
-                "required": False,
-            },
+            {"name": "email_address", "in": "query", "type": "string", "required": False},
         ),
         "body": None,
         "consumes": ("application/json",),
@@ -198,14 +193,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "tag": "Bulk Activities",
         "scopes": ("contact_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
-        "params": (
-            {
-                "name": "file_export_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
-        ),
+        "params": ({"name": "file_export_id", "in": "path", "type": "string", "required": True},),
         "body": None,
         "consumes": ("application/json",),
         "success_statuses": (200,),
@@ -348,12 +336,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "event_status",
-                "in": "query",
-                "type": "string",
-                "required": False,
-            },
+            {"name": "event_status", "in": "query", "type": "string", "required": False},
             {"name": "search_text", "in": "query", "type": "string", "required": False},
             {"name": "sort_by", "in": "query", "type": "string", "required": False},
             {"name": "sort_order", "in": "query", "type": "string", "required": False},
@@ -376,12 +359,7 @@ OPERATIONS: list[dict[str, Any]] = [
             {"name": "name", "in": "query", "type": "string", "required": False},
             {"name": "start_time", "in": "query", "type": "string", "required": False},
             {"name": "end_time", "in": "query", "type": "string", "required": False},
-            {
-                "name": "placeholder_campaign_id",
-                "in": "query",
-                "type": "string",
-                "required": False,
-            },
+            {"name": "placeholder_campaign_id", "in": "query", "type": "string", "required": False},
         ),
         "body": None,
         "consumes": ("application/json",),
@@ -460,12 +438,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "params": (
             {"name": "event_id", "in": "path", "type": "string", "required": True},
             {"name": "track_id", "in": "path", "type": "string", "required": True},
-            {
-                "name": "registration_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "registration_id", "in": "path", "type": "string", "required": True},
         ),
         "body": None,
         "consumes": ("application/json",),
@@ -486,27 +459,14 @@ OPERATIONS: list[dict[str, Any]] = [
                 "in": "query",
                 "type": "string",
                 "required": False,
-                "enum": [
-                    "PENDING",
-                    "REGISTERED",
-                    "CANCELED",
-                    "EXPIRED",
-                    "IN_PROGRESS, FAILED",
-                ],
+                "enum": ["PENDING", "REGISTERED", "CANCELED", "EXPIRED", "IN_PROGRESS, FAILED"],
             },
             {
                 "name": "payment_status",
                 "in": "query",
                 "type": "string",
                 "required": False,
-                "enum": [
-                    "PENDING",
-                    "PAID",
-                    "REFUNDED",
-                    "CANCELLED",
-                    "FAILED",
-                    "CHARGED_BACK",
-                ],
+                "enum": ["PENDING", "PAID", "REFUNDED", "CANCELLED", "FAILED", "CHARGED_BACK"],
             },
             {"name": "search_text", "in": "query", "type": "string", "required": False},
             {
@@ -550,18 +510,8 @@ OPERATIONS: list[dict[str, Any]] = [
         "params": (
             {"name": "event_id", "in": "path", "type": "string", "required": True},
             {"name": "track_id", "in": "path", "type": "string", "required": True},
-            {
-                "name": "increase_count",
-                "in": "query",
-                "type": "boolean",
-                "required": False,
-            },
-            {
-                "name": "increase_item_count",
-                "in": "query",
-                "type": "boolean",
-                "required": False,
-            },
+            {"name": "increase_count", "in": "query", "type": "boolean", "required": False},
+            {"name": "increase_item_count", "in": "query", "type": "boolean", "required": False},
             {
                 "name": "return_items_to_inventory",
                 "in": "query",
@@ -802,42 +752,12 @@ OPERATIONS: list[dict[str, Any]] = [
             {"name": "lists", "in": "query", "type": "string", "required": False},
             {"name": "segment_id", "in": "query", "type": "string", "required": False},
             {"name": "tags", "in": "query", "type": "string", "required": False},
-            {
-                "name": "updated_after",
-                "in": "query",
-                "type": "string",
-                "required": False,
-            },
-            {
-                "name": "updated_before",
-                "in": "query",
-                "type": "string",
-                "required": False,
-            },
-            {
-                "name": "created_after",
-                "in": "query",
-                "type": "string",
-                "required": False,
-            },
-            {
-                "name": "created_before",
-                "in": "query",
-                "type": "string",
-                "required": False,
-            },
-            {
-                "name": "optout_after",
-                "in": "query",
-                "type": "string",
-                "required": False,
-            },
-            {
-                "name": "optout_before",
-                "in": "query",
-                "type": "string",
-                "required": False,
-            },
+            {"name": "updated_after", "in": "query", "type": "string", "required": False},
+            {"name": "updated_before", "in": "query", "type": "string", "required": False},
+            {"name": "created_after", "in": "query", "type": "string", "required": False},
+            {"name": "created_before", "in": "query", "type": "string", "required": False},
+            {"name": "optout_after", "in": "query", "type": "string", "required": False},
+            {"name": "optout_before", "in": "query", "type": "string", "required": False},
             {
                 "name": "include",
                 "in": "query",
@@ -857,20 +777,9 @@ OPERATIONS: list[dict[str, Any]] = [
                 "in": "query",
                 "type": "string",
                 "required": False,
-                "enum": [
-                    "all",
-                    "explicit",
-                    "unsubscribed",
-                    "pending_confirmation",
-                    "not_set",
-                ],
+                "enum": ["all", "explicit", "unsubscribed", "pending_confirmation", "not_set"],
             },
-            {
-                "name": "include_count",
-                "in": "query",
-                "type": "boolean",
-                "required": False,
-            },
+            {"name": "include_count", "in": "query", "type": "boolean", "required": False},
             {"name": "limit", "in": "query", "type": "integer", "required": False},
         ),
         "body": None,
@@ -920,14 +829,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "tag": "Contacts Custom Fields",
         "scopes": ("contact_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
-        "params": (
-            {
-                "name": "custom_field_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
-        ),
+        "params": ({"name": "custom_field_id", "in": "path", "type": "string", "required": True},),
         "body": None,
         "consumes": ("application/json",),
         "success_statuses": (200,),
@@ -939,14 +841,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "tag": "Contacts Custom Fields",
         "scopes": ("contact_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
-        "params": (
-            {
-                "name": "custom_field_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
-        ),
+        "params": ({"name": "custom_field_id", "in": "path", "type": "string", "required": True},),
         "body": "CustomFieldPutRequest",
         "consumes": ("application/json",),
         "success_statuses": (200,),
@@ -958,14 +853,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "tag": "Contacts Custom Fields",
         "scopes": ("contact_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
-        "params": (
-            {
-                "name": "custom_field_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
-        ),
+        "params": ({"name": "custom_field_id", "in": "path", "type": "string", "required": True},),
         "body": None,
         "consumes": ("application/json",),
         "success_statuses": (204,),
@@ -1048,12 +936,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
             {"name": "limit", "in": "query", "type": "integer", "required": False},
-            {
-                "name": "include_count",
-                "in": "query",
-                "type": "boolean",
-                "required": False,
-            },
+            {"name": "include_count", "in": "query", "type": "boolean", "required": False},
             {
                 "name": "include_membership_count",
                 "in": "query",
@@ -1164,12 +1047,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
             {"name": "tag_id", "in": "path", "type": "string", "required": True},
-            {
-                "name": "include_count",
-                "in": "query",
-                "type": "boolean",
-                "required": False,
-            },
+            {"name": "include_count", "in": "query", "type": "boolean", "required": False},
         ),
         "body": None,
         "consumes": ("application/json",),
@@ -1208,12 +1086,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
             {"name": "limit", "in": "query", "type": "integer", "required": False},
-            {
-                "name": "include_count",
-                "in": "query",
-                "type": "boolean",
-                "required": False,
-            },
+            {"name": "include_count", "in": "query", "type": "boolean", "required": False},
         ),
         "body": None,
         "consumes": ("application/json",),
@@ -1303,12 +1176,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "v2_email_campaign_ids",
-                "in": "query",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "v2_email_campaign_ids", "in": "query", "type": "string", "required": True},
         ),
         "body": None,
         "consumes": ("application/json",),
@@ -1322,12 +1190,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
             {
                 "name": "include",
                 "in": "query",
@@ -1353,12 +1216,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
         ),
         "body": "EmailCampaignActivity",
         "consumes": ("application/json",),
@@ -1372,12 +1230,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
         ),
         "body": None,
         "consumes": ("application/json",),
@@ -1391,12 +1244,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
         ),
         "body": "EmailScheduleInput",
         "consumes": ("application/json",),
@@ -1410,12 +1258,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
         ),
         "body": None,
         "consumes": ("application/json",),
@@ -1429,12 +1272,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
         ),
         "body": "EmailTestSendInput",
         "consumes": ("application/json",),
@@ -1448,12 +1286,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
         ),
         "body": None,
         "consumes": ("application/json",),
@@ -1467,12 +1300,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
         ),
         "body": None,
         "consumes": ("application/json",),
@@ -1486,12 +1314,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
         ),
         "body": None,
         "consumes": ("application/json",),
@@ -1505,12 +1328,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
         ),
         "body": "ResendToNonOpenersInput",
         "consumes": ("application/json",),
@@ -1524,18 +1342,8 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
-            {
-                "name": "resend_request_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
+            {"name": "resend_request_id", "in": "path", "type": "string", "required": True},
         ),
         "body": None,
         "consumes": ("application/json",),
@@ -1578,14 +1386,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "tag": "Automations",
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
-        "params": (
-            {
-                "name": "workflowName",
-                "in": "query",
-                "type": "string",
-                "required": False,
-            },
-        ),
+        "params": ({"name": "workflowName", "in": "query", "type": "string", "required": False},),
         "body": "TriggerDefDto",
         "consumes": ("application/json",),
         "success_statuses": (201,),
@@ -1598,12 +1399,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "automation_flow_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "automation_flow_id", "in": "path", "type": "string", "required": True},
         ),
         "body": None,
         "consumes": ("application/json",),
@@ -1617,12 +1413,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "automation_flow_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "automation_flow_id", "in": "path", "type": "string", "required": True},
         ),
         "body": "AutomationCampaignUpdate",
         "consumes": ("application/json",),
@@ -1636,12 +1427,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
         ),
         "body": None,
         "consumes": ("application/json",),
@@ -1655,12 +1441,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
         ),
         "body": "ABTestData",
         "consumes": ("application/json",),
@@ -1674,12 +1455,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
         ),
         "body": None,
         "consumes": ("application/json",),
@@ -1759,12 +1535,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
             {"name": "no_clicks", "in": "query", "type": "boolean", "required": False},
         ),
         "body": None,
@@ -1779,12 +1550,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
             {"name": "limit", "in": "query", "type": "string", "required": False},
         ),
         "body": None,
@@ -1799,12 +1565,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
             {"name": "limit", "in": "query", "type": "string", "required": False},
         ),
         "body": None,
@@ -1819,12 +1580,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
             {"name": "limit", "in": "query", "type": "string", "required": False},
         ),
         "body": None,
@@ -1839,12 +1595,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
             {"name": "limit", "in": "query", "type": "string", "required": False},
         ),
         "body": None,
@@ -1859,12 +1610,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
             {"name": "url_id", "in": "query", "type": "integer", "required": False},
             {"name": "limit", "in": "query", "type": "string", "required": False},
         ),
@@ -1880,12 +1626,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
             {"name": "limit", "in": "query", "type": "string", "required": False},
         ),
         "body": None,
@@ -1900,12 +1641,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
             {"name": "limit", "in": "query", "type": "string", "required": False},
         ),
         "body": None,
@@ -1920,12 +1656,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
             {
                 "name": "bounce_code",
                 "in": "query",
@@ -1971,12 +1702,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_ids",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_ids", "in": "path", "type": "string", "required": True},
         ),
         "body": None,
         "consumes": ("application/json",),
@@ -1990,19 +1716,9 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
             {"name": "limit", "in": "query", "type": "string", "required": False},
-            {
-                "name": "contacts_filter",
-                "in": "query",
-                "type": "string",
-                "required": False,
-            },
+            {"name": "contacts_filter", "in": "query", "type": "string", "required": False},
         ),
         "body": None,
         "consumes": ("application/json",),
@@ -2016,19 +1732,9 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
             {"name": "limit", "in": "query", "type": "string", "required": False},
-            {
-                "name": "contacts_filter",
-                "in": "query",
-                "type": "string",
-                "required": False,
-            },
+            {"name": "contacts_filter", "in": "query", "type": "string", "required": False},
         ),
         "body": None,
         "consumes": ("application/json",),
@@ -2042,19 +1748,9 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
             {"name": "limit", "in": "query", "type": "string", "required": False},
-            {
-                "name": "contacts_filter",
-                "in": "query",
-                "type": "string",
-                "required": False,
-            },
+            {"name": "contacts_filter", "in": "query", "type": "string", "required": False},
         ),
         "body": None,
         "consumes": ("application/json",),
@@ -2068,19 +1764,9 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
             {"name": "limit", "in": "query", "type": "string", "required": False},
-            {
-                "name": "contacts_filter",
-                "in": "query",
-                "type": "string",
-                "required": False,
-            },
+            {"name": "contacts_filter", "in": "query", "type": "string", "required": False},
         ),
         "body": None,
         "consumes": ("application/json",),
@@ -2094,19 +1780,9 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
             {"name": "limit", "in": "query", "type": "string", "required": False},
-            {
-                "name": "contacts_filter",
-                "in": "query",
-                "type": "string",
-                "required": False,
-            },
+            {"name": "contacts_filter", "in": "query", "type": "string", "required": False},
         ),
         "body": None,
         "consumes": ("application/json",),
@@ -2120,19 +1796,9 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": ("campaign_data",),
         "security_schemes": ("oauth2_implicit", "oauth2_access_code"),
         "params": (
-            {
-                "name": "campaign_activity_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "campaign_activity_id", "in": "path", "type": "string", "required": True},
             {"name": "limit", "in": "query", "type": "string", "required": False},
-            {
-                "name": "contacts_filter",
-                "in": "query",
-                "type": "string",
-                "required": False,
-            },
+            {"name": "contacts_filter", "in": "query", "type": "string", "required": False},
         ),
         "body": None,
         "consumes": ("application/json",),
@@ -2196,12 +1862,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": (),
         "security_schemes": ("ctctPartnerAuthorizer", "api_key"),
         "params": (
-            {
-                "name": "encoded_account_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "encoded_account_id", "in": "path", "type": "string", "required": True},
         ),
         "body": None,
         "consumes": ("application/json",),
@@ -2215,12 +1876,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": (),
         "security_schemes": ("ctctPartnerAuthorizer", "api_key"),
         "params": (
-            {
-                "name": "encoded_account_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "encoded_account_id", "in": "path", "type": "string", "required": True},
         ),
         "body": "PlanInfo",
         "consumes": ("application/json",),
@@ -2234,12 +1890,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": (),
         "security_schemes": ("ctctPartnerAuthorizer", "api_key"),
         "params": (
-            {
-                "name": "encoded_account_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "encoded_account_id", "in": "path", "type": "string", "required": True},
         ),
         "body": "AccountCancellation",
         "consumes": ("application/json",),
@@ -2253,12 +1904,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": (),
         "security_schemes": ("ctctPartnerAuthorizer", "api_key"),
         "params": (
-            {
-                "name": "encoded_account_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "encoded_account_id", "in": "path", "type": "string", "required": True},
         ),
         "body": "PartnerAccountOperationsRequest",
         "consumes": ("application/json",),
@@ -2272,12 +1918,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": (),
         "security_schemes": ("ctctPartnerAuthorizer", "api_key"),
         "params": (
-            {
-                "name": "encoded_account_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "encoded_account_id", "in": "path", "type": "string", "required": True},
         ),
         "body": "SSOUser",
         "consumes": ("application/json",),
@@ -2291,12 +1932,7 @@ OPERATIONS: list[dict[str, Any]] = [
         "scopes": (),
         "security_schemes": ("ctctPartnerAuthorizer", "api_key"),
         "params": (
-            {
-                "name": "encoded_account_id",
-                "in": "path",
-                "type": "string",
-                "required": True,
-            },
+            {"name": "encoded_account_id", "in": "path", "type": "string", "required": True},
         ),
         "body": "object",
         "consumes": ("application/json",),

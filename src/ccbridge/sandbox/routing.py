@@ -17,6 +17,7 @@ from ccbridge._spec.operations import OPERATIONS
 
 if TYPE_CHECKING:
     from ccbridge.sandbox.app import Sandbox
+    from ccbridge.sandbox.faults import FaultOutcome
     from ccbridge.sandbox.http import SandboxRequest
     from ccbridge.sandbox.state import AccessTokenRecord, AccountData, App
 
@@ -36,6 +37,7 @@ class Context:
     token: AccessTokenRecord | None = None
     app: App | None = None
     data: AccountData | None = None  # the calling account's data (on /v3 routes)
+    fault: FaultOutcome | None = None  # injected faults that fired for this request
 
     @property
     def account(self) -> AccountData:

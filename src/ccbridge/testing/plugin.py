@@ -153,3 +153,127 @@ def pytest_configure(config: pytest.Config) -> None:
             "CCBRIDGE_REQUIRE_SPEC=1 but CC's swagger was not found "
             "(set CCBRIDGE_SPEC or place it in ../shared/spec/)"
         )
+
+
+# -- ccbridge.Client fixtures ----------------------------------------------------------------
+# A Client on the sandbox runs on the sandbox's clock: whenever it would wait (rate-limit
+# pacing, retry backoff) it advances that clock instead of sleeping, the way real waiting
+# lets time pass at CC. Its responses are checked against CC's swagger like cc_http's.
+
+from ccbridge import AsyncClient, Client, MemoryBackend, RateLimiter  # noqa: E402
+
+
+class _CheckingTransport(httpx.BaseTransport):
+    def __init__(self, inner: httpx.BaseTransport, checker: SpecConformance | None) -> None:
+        self._inner = inner
+        self._check = _checking_hook(checker) if checker else None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        if self._check is not None and request.url.path.startswith("/v3/"):
+            response.request = request
+            self._check(response)
+        return response
+
+
+class _AsyncCheckingTransport(httpx.AsyncBaseTransport):
+    def __init__(self, inner: httpx.AsyncBaseTransport, checker: SpecConformance | None) -> None:
+        self._inner = inner
+        self._check = _checking_hook(checker) if checker else None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if self._check is not None and request.url.path.startswith("/v3/"):
+            await response.aread()
+            response.request = request
+            self._check(response)
+        return response
+
+
+def sandbox_client(sandbox: Sandbox, token: Any, **options: Any) -> Client:
+    """A ``ccbridge.Client`` wired to ``sandbox`` in-process, on the sandbox's clock.
+
+    ``token`` is an access token (or a token response dict, or a ``TokenSource``); any
+    ``Client`` argument can be overridden through ``options``.
+    """
+    if isinstance(token, dict):
+        token = token["access_token"]
+    settings: dict[str, Any] = {
+        "base_url": sandbox.base_url + "/v3",
+        "transport": _CheckingTransport(SandboxTransport(sandbox), _conformance_or_none()),
+        "rate_limit": RateLimiter(MemoryBackend(), clock=sandbox.clock.time),
+        "sleep": sandbox.advance_clock,
+        "clock": sandbox.clock.time,
+    }
+    settings.update(options)
+    return Client(token, **settings)
+
+
+def async_sandbox_client(sandbox: Sandbox, token: Any, **options: Any) -> AsyncClient:
+    """The ``ccbridge.AsyncClient`` twin of ``sandbox_client``."""
+
+    async def advance(seconds: float) -> None:
+        sandbox.advance_clock(seconds)
+
+    if isinstance(token, dict):
+        token = token["access_token"]
+    settings: dict[str, Any] = {
+        "base_url": sandbox.base_url + "/v3",
+        "transport": _AsyncCheckingTransport(
+            AsyncSandboxTransport(sandbox), _conformance_or_none()
+        ),
+        "rate_limit": RateLimiter(MemoryBackend(), clock=sandbox.clock.time),
+        "sleep": advance,
+        "clock": sandbox.clock.time,
+    }
+    settings.update(options)
+    return AsyncClient(token, **settings)
+
+
+@pytest.fixture
+def cc_client(cc_sandbox: Sandbox, cc_token: dict[str, Any]) -> Iterator[Client]:
+    """A ``ccbridge.Client`` for ``cc_account`` on ``cc_sandbox`` (all scopes)."""
+    with sandbox_client(cc_sandbox, cc_token) as client:
+        yield client
+
+
+@pytest.fixture
+async def cc_async_client(
+    cc_sandbox: Sandbox, cc_token: dict[str, Any]
+) -> AsyncIterator[AsyncClient]:
+    """A ``ccbridge.AsyncClient`` for ``cc_account`` on ``cc_sandbox`` (all scopes)."""
+    async with async_sandbox_client(cc_sandbox, cc_token) as client:
+        yield client
+
+
+def _service_unavailable(what: str, reason: str) -> None:
+    import os
+
+    message = f"{what} is not reachable ({reason})"
+    if os.environ.get("CCBRIDGE_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{message}, and CCBRIDGE_REQUIRE_SERVICES=1 makes it mandatory")
+    pytest.skip(f"{message}; set CCBRIDGE_TEST_REDIS_URL or start Redis to run this test")
+
+
+@pytest.fixture
+def cc_redis_url() -> str:
+    """A reachable Redis URL (``CCBRIDGE_TEST_REDIS_URL``, default ``redis://127.0.0.1:6379/0``).
+
+    Skips the test when Redis is unreachable, or fails it when
+    ``CCBRIDGE_REQUIRE_SERVICES=1`` (as CI sets).
+    """
+    import os
+
+    url = os.environ.get("CCBRIDGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        import redis
+    except ImportError:
+        _service_unavailable("Redis", "the 'redis' package is not installed")
+        raise
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2)
+        client.ping()
+        client.close()
+    except redis.RedisError as exc:
+        _service_unavailable(f"Redis at {url}", type(exc).__name__)
+    return url
