@@ -21,6 +21,8 @@ from ccbridge.sandbox.state import (
     new_id,
 )
 
+CONTACT_NAME_MAX = 50
+
 
 def create_app(
     state: SandboxState,
@@ -107,9 +109,10 @@ def create_account(
             opt_in_source="Account",
             opt_in_date=now,
         ),
-        first_name=first_name,
-        last_name=last_name,
-        company_name=organization_name,
+        # The owner is also a contact, and CC caps contact names at 50 characters.
+        first_name=first_name[:CONTACT_NAME_MAX],
+        last_name=last_name[:CONTACT_NAME_MAX],
+        company_name=organization_name[:CONTACT_NAME_MAX],
         list_memberships=[default_list.list_id],
     )
     data.add_contact(owner)
