@@ -136,6 +136,14 @@ class _ClientBase:
     def rate_limiter(self) -> RateLimiter | None:
         return self._limiter
 
+    def now(self) -> float:
+        """The client's clock (epoch seconds): what its waits and deadlines are measured on.
+
+        Injectable, so long-running helpers (bulk activity polling) can run on a sandbox's
+        clock in tests instead of real time.
+        """
+        return self._core.clock()
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
@@ -337,6 +345,10 @@ class Client(_ClientBase):
             self._sleep(outcome.delay)
 
     # -- lifecycle -----------------------------------------------------------------------
+    def wait(self, seconds: float) -> None:
+        """Sleep with the client's injectable sleep (see ``now``)."""
+        self._sleep(seconds)
+
     def close(self) -> None:
         self._http.close()
         if self._owns_limiter and self._limiter is not None:
@@ -539,6 +551,10 @@ class AsyncClient(_ClientBase):
             await self._sleep(outcome.delay)
 
     # -- lifecycle -----------------------------------------------------------------------
+    async def wait(self, seconds: float) -> None:
+        """Sleep with the client's injectable sleep (see ``now``)."""
+        await self._sleep(seconds)
+
     async def aclose(self) -> None:
         await self._http.aclose()
         if self._owns_limiter and self._limiter is not None:

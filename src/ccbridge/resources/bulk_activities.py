@@ -34,11 +34,9 @@ from typing import IO, Any, Protocol, cast
 import anyio
 import httpx
 
-from ccbridge._base_client import ClientCore
 from ccbridge._errors import CCBridgeError, InvalidArgumentError, RateLimitError
 from ccbridge._pagination import AsyncPaginator, Paginator
 from ccbridge._retry import THROTTLED_KEYS
-from ccbridge._types import AsyncSleep, SyncSleep
 from ccbridge.bulk._csv_split import CsvPart, CsvSplitter, open_text
 from ccbridge.bulk._plan import (
     MAX_IMPORT_BYTES,
@@ -85,8 +83,9 @@ DOWNLOAD_CHUNK = 64 * 1024
 
 
 class _SyncInternals(Protocol):
-    _sleep: SyncSleep
-    _core: ClientCore
+    def now(self) -> float: ...
+
+    def wait(self, seconds: float) -> None: ...
 
     def stream(
         self, method: str, path: str, *, params: Mapping[str, Any] | None = None
@@ -94,8 +93,9 @@ class _SyncInternals(Protocol):
 
 
 class _AsyncInternals(Protocol):
-    _sleep: AsyncSleep
-    _core: ClientCore
+    def now(self) -> float: ...
+
+    async def wait(self, seconds: float) -> None: ...
 
     def stream(
         self, method: str, path: str, *, params: Mapping[str, Any] | None = None
@@ -452,10 +452,10 @@ class BulkActivities(BulkActivitiesOperations):
 
     # -- the loops ------------------------------------------------------------------------
     def _now(self) -> float:
-        return cast(_SyncInternals, self._client)._core.clock()
+        return cast(_SyncInternals, self._client).now()
 
     def _sleep(self, seconds: float) -> None:
-        cast(_SyncInternals, self._client)._sleep(seconds)
+        cast(_SyncInternals, self._client).wait(seconds)
 
     def _submit(self, session: BulkSession, send: Callable[[], Any]) -> Any:
         """Send one import; if CC's queue of activities is full, wait for room and resend."""
@@ -754,10 +754,10 @@ class AsyncBulkActivities(AsyncBulkActivitiesOperations):
 
     # -- the loops ------------------------------------------------------------------------
     def _now(self) -> float:
-        return cast(_AsyncInternals, self._client)._core.clock()
+        return cast(_AsyncInternals, self._client).now()
 
     async def _sleep(self, seconds: float) -> None:
-        await cast(_AsyncInternals, self._client)._sleep(seconds)
+        await cast(_AsyncInternals, self._client).wait(seconds)
 
     async def _submit(self, session: BulkSession, send: Callable[[], Awaitable[Any]]) -> Any:
         refused = 0
