@@ -138,11 +138,20 @@ def test_admin_api_exports_evidence_and_csv(
     web: TestClient, capture: LeadCapture, form: Form, clock: FakeClock
 ) -> None:
     submit(capture, form, clock, "api@example.com")
-    evidence = web.get("/admin/api/consent", params={"email": "API@example.com"})
+    evidence = web.get("/api/consent", params={"email": "API@example.com"})
     assert evidence.status_code == 200
     assert evidence.json()["submissions"][0]["consent_version"] == 1
-    assert web.get("/admin/api/consent").status_code == 400
-    exported = web.get(f"/admin/api/forms/{form.id}/export.csv", params={"evidence": "false"})
+    missing = web.get("/api/consent")
+    assert missing.status_code == 400
+    assert missing.json()["error"]["message"] == "query.email: is required"
+    assert web.get("/api/consent", params={"email": "not-an-address"}).status_code == 400
+    exported = web.get(f"/api/forms/{form.id}/export.csv", params={"evidence": "false"})
     assert exported.status_code == 200
     assert exported.headers["content-type"].startswith("text/csv")
     assert exported.text.splitlines()[1].startswith("api@example.com,Ada")
+    assert "consent_text" not in exported.text.splitlines()[0]
+    with_evidence = web.get(f"/api/forms/{form.id}/export.csv")
+    assert "consent_text" in with_evidence.text.splitlines()[0]
+    bad = web.get(f"/api/forms/{form.id}/export.csv", params={"evidence": "maybe"})
+    assert bad.status_code == 400
+    assert bad.json()["error"]["message"].startswith("query.evidence: must be true or false")

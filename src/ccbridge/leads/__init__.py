@@ -9,7 +9,7 @@ through outages until CC has it. ``docs/lead-capture.md`` tells the whole story.
 
 from ccbridge.leads.capture import Accepted, LeadCapture, LeadSettings, RequestInfo, signup_body
 from ccbridge.leads.delivery import DeliveryPolicy, DeliveryWorker, classify
-from ccbridge.leads.export import evidence_for_email, submissions_csv
+from ccbridge.leads.export import evidence_for_email, list_submissions, submissions_csv
 from ccbridge.leads.forms import (
     Form,
     FormDefinition,
@@ -48,6 +48,7 @@ __all__ = [
     "classify",
     "create_forms_app",
     "evidence_for_email",
+    "list_submissions",
     "parse_definition",
     "public_routes",
     "signup_body",

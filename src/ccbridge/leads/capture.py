@@ -350,3 +350,37 @@ class LeadCapture:
     def forget_cached(self) -> None:
         """Drop cached forms and account statuses (after an admin change in this process)."""
         self._cache.clear()
+
+    # -- admin operations (the admin API, the dashboard and the CLI share these) -------------
+    def create_form(self, definition: FormDefinition | Mapping[str, Any]) -> Form:
+        """A new form (``FormDefinitionError`` names what is wrong with the definition)."""
+        return self.forms.create(definition)
+
+    def update_form(self, form_id: str, changes: Mapping[str, Any]) -> Form:
+        """Change a form; the public endpoints of this process see the change at once."""
+        form = self.forms.update(form_id, changes)
+        self.forget_cached()
+        return form
+
+    def set_form_active(self, form_id: str, active: bool) -> Form:
+        """Resume (True) or stop (False) accepting signups on a form."""
+        form = self.forms.enable(form_id) if active else self.forms.disable(form_id)
+        self.forget_cached()
+        return form
+
+    def retry_dead(self, *, ids: Sequence[str] | None = None, form_id: str | None = None) -> int:
+        """Put dead letters back in line (after their cause was fixed) and wake a worker."""
+        count = self.outbox.retry_dead(ids=ids, form_id=form_id)
+        if count:
+            self._wake()
+        return count
+
+    def approve(self, submission_id: str) -> str:
+        """Deliver a flagged submission after all (``LookupError`` when unknown)."""
+        delivery_id = self.outbox.approve(submission_id)
+        self._wake()
+        return delivery_id
+
+    def _wake(self) -> None:
+        if self.on_accepted is not None:
+            self.on_accepted()

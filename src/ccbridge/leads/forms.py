@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -234,6 +234,21 @@ def normalize_origin(raw: str, where: str = "allowed_origins") -> str:
     default_port = 443 if parts.scheme == "https" else 80
     port = "" if parts.port in (None, default_port) else f":{parts.port}"
     return f"{parts.scheme}://{host}{port}"
+
+
+def custom_field_input_name(cc_name: str, taken: Collection[str] = ()) -> str:
+    """A form input name for a CC custom field (CC's names may hold any character).
+
+    Lower-case letters, digits and underscores, never a standard or reserved name, and not
+    one of ``taken`` (the form's other fields).
+    """
+    base = re.sub(r"[^a-z0-9_]+", "_", cc_name.lower()).strip("_")[:36] or "custom"
+    if not base[0].isalpha() or base in STANDARD_FIELDS or base in RESERVED_NAMES:
+        base = f"cf_{base}"[:36]
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}_{n}", n + 1
+    return name
 
 
 def _field(raw: Any, index: int) -> FormField:

@@ -589,7 +589,7 @@ class SignupOutbox:
         ]
 
     def counts(self, *, form_id: str | None = None) -> dict[str, int]:
-        """Deliveries per state (held split from pending) and flagged submissions."""
+        """Deliveries per state (held split from pending) and flagged submissions awaiting review."""
         d, s = deliveries.c, submissions.c
         status = linked_accounts.c.status
         state_expr = d.state
@@ -602,7 +602,12 @@ class SignupOutbox:
             )
             .group_by(state_expr, status)
         )
-        spam = select(func.count()).select_from(submissions).where(s.spam_reason.is_not(None))
+        # Flagged: kept aside as spam and not (yet) approved; an approved one has a delivery.
+        spam = (
+            select(func.count())
+            .select_from(submissions)
+            .where(s.spam_reason.is_not(None), s.id.not_in(select(d.submission_id)))
+        )
         if form_id is not None:
             stmt = stmt.where(s.form_id == form_id)
             spam = spam.where(s.form_id == form_id)

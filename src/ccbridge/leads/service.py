@@ -5,8 +5,10 @@
 
 - the public form endpoints (``/forms/...``), with no authentication;
 - the admin API under ``/api/forms``, ``/api/deliveries``, ``/api/submissions`` and
-  ``/api/consent``, behind the service's admin API tokens;
-- dashboard pages ``/forms`` and ``/forms/admin/{id}`` behind the admin login;
+  ``/api/consent`` (``ccbridge.leads.api``): the service's own ``ApiOperation`` values, so
+  its admin API tokens, JSON errors and OpenAPI document cover them;
+- the dashboard's *Signup forms* section (``ccbridge.leads.dashboard``) behind the admin
+  login: ``/forms``, ``/forms/admin/new``, ``/forms/admin/{id}`` and its actions;
 - two jobs on the service's queue: ``leads.deliver`` (deliver what is due, in batches,
   until nothing is due or the worker is stopping) and ``leads.sweep`` (a periodic nudge
   every few seconds, so retries and released holds are picked up without anyone
@@ -29,18 +31,13 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-
 from ccbridge._client import Client
 from ccbridge.leads.capture import LeadCapture
 from ccbridge.leads.delivery import DeliveryPolicy, DeliveryWorker
-from ccbridge.leads.outbox import DEAD, HELD
-from ccbridge.leads.web import AdminForms, public_routes
+from ccbridge.leads.web import public_routes
 
 if TYPE_CHECKING:
     from ccbridge.service import Service
-    from ccbridge.web.pages import PageContext
 
 log = logging.getLogger("ccbridge.leads.service")
 
@@ -118,68 +115,29 @@ class LeadsExtension:
         if self.capture.outbox.next_due_at() is not None:
             self.service.jobs.enqueue(DELIVER_JOB)
 
-    # -- web -------------------------------------------------------------------------------
-    async def api_guard(self, request: Request) -> Response | None:
-        """The service's admin API token, as for every other ``/api`` operation."""
-        import anyio.to_thread
-
-        header = request.headers.get("authorization", "")
-        scheme, _, raw = header.partition(" ")
-        if scheme.lower() == "bearer" and raw.strip():
-            token = await anyio.to_thread.run_sync(self.service.admin.verify_token, raw.strip())
-            if token is not None:
-                return None
-        return JSONResponse(
-            {
-                "error": {
-                    "status": 401,
-                    "code": "unauthorized",
-                    "message": "send an admin API token: Authorization: Bearer <token>",
-                }
-            },
-            status_code=401,
-            headers={"WWW-Authenticate": 'Bearer realm="ccbridge"'},
-        )
-
-    def forms_page(self, ctx: PageContext) -> Response:
-        rows = [(f, self.capture.outbox.counts(form_id=f.id)) for f in self.capture.forms.list()]
-        return ctx.render("leads_dashboard_forms.html", rows=rows)
-
-    def form_page(self, ctx: PageContext) -> Response:
-        form = self.capture.forms.find(ctx.request.path_params["form_id"])
-        if form is None:
-            return ctx.render("leads_dashboard_missing.html", status=404)
-        return ctx.render(
-            "leads_dashboard_form.html",
-            form=form,
-            d=form.definition,
-            counts=self.capture.outbox.counts(form_id=form.id),
-            dead=self.capture.outbox.deliveries(state=DEAD, form_id=form.id, limit=50),
-            held=self.capture.outbox.deliveries(state=HELD, form_id=form.id, limit=50),
-        )
-
 
 def install(service: Service) -> LeadsExtension:
     """Add lead capture to the service (called by ``ccbridge.service.build_service``)."""
+    from ccbridge.leads.api import operations
+    from ccbridge.leads.dashboard import FormsDashboard
     from ccbridge.leads.web import TEMPLATES
+    from ccbridge.service import SANDBOX_BANNER
     from ccbridge.web.extension import NavItem, WebExtension
-    from ccbridge.web.pages import page_route
 
+    sandboxed = service.in_sandbox_mode
     ext = LeadsExtension(service)
     service.jobs.register(DELIVER_JOB, ext.deliver)
     service.jobs.register_periodic(SWEEP_JOB, SWEEP_SECONDS, ext.sweep)
-    admin = AdminForms(ext.capture, ext.api_guard)
-    routes = [
-        *public_routes(ext.capture),
-        *admin.routes(api_prefix="/api", page_prefix=None),
-        page_route("/forms", ext.forms_page, name="leads_forms"),
-        page_route("/forms/admin/{form_id}", ext.form_page, name="leads_form"),
-    ]
     service.add_web_extension(
         WebExtension(
             name="leads",
-            routes=routes,
+            # Dashboard pages first: ``/forms/admin/...`` must not be read as a public form id.
+            routes=[
+                *FormsDashboard(ext.capture).routes(),
+                *public_routes(ext.capture, banner=SANDBOX_BANNER if sandboxed else None),
+            ],
             nav=[NavItem("Signup forms", "/forms", order=30)],
+            api=operations(ext.capture),
             templates=TEMPLATES,
         )
     )

@@ -218,3 +218,17 @@ def check_email(raw: str) -> tuple[str | None, str | None]:
     if len(address) > SIGNUP_EMAIL_MAX:
         return None, f"is {len(address)} characters long; at most {SIGNUP_EMAIL_MAX} are accepted"
     return address, None
+
+
+SPAM_REASON_TEXT = {
+    "honeypot_filled": "the hidden trap field was filled in (people never see it; bots do)",
+    "honeypot_missing": "the hidden trap field was left out (the post did not come from the form)",
+    "missing_token": "no render token (the post did not come from a page of the form)",
+    "bad_token": "a forged or damaged render token",
+    "wrong_form": "a render token of another form",
+    "expired_token": "the page was older than the form allows",
+    "too_fast": "sent faster than the minimum fill time",
+    "captcha_unavailable": "the form asks for a captcha but no verifier is configured",
+    "captcha_unchecked": "the captcha could not be checked (the verifier failed)",
+}
+"""Why a submission was kept aside, in words for the person reviewing it."""

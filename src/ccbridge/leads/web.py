@@ -18,9 +18,9 @@ Errors answer in the caller's language: a CC-shaped JSON array
 ``[{"error_key", "error_message"}]`` for JSON callers, an HTML page (the form again, with
 the person's values and the problem) for browsers posting the plain form.
 
-Admin (mounted by the service behind its login; see ``admin_routes``): form CRUD, delivery
-listings, dead-letter retry, approving flagged submissions, consent evidence per email and
-the CSV export.
+The admin API lives in ``ccbridge.leads.api`` (the service's ``ApiOperation`` values);
+``admin_routes`` serves it in a standalone app behind a guard of the caller's choosing. The
+dashboard pages live in ``ccbridge.leads.dashboard``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,20 +41,16 @@ from starlette.responses import (
     PlainTextResponse,
     RedirectResponse,
     Response,
-    StreamingResponse,
 )
 from starlette.routing import BaseRoute, Route
 
 from ccbridge.leads.capture import LeadCapture, RequestInfo
-from ccbridge.leads.export import evidence_for_email, submissions_csv
 from ccbridge.leads.forms import (
     HONEYPOT_FIELD,
     Form,
     FormDefinitionError,
-    FormNotFoundError,
     normalize_origin,
 )
-from ccbridge.leads.outbox import DEAD, DELIVERED, HELD, PENDING
 from ccbridge.leads.spam import retry_after_header
 from ccbridge.leads.submissions import MAX_BODY_BYTES, InputError, media_type, parse_body
 
@@ -152,8 +149,13 @@ def json_error(error: InputError, headers: dict[str, str] | None = None) -> JSON
 class PublicForms:
     """Handlers of the public endpoints, bound to one ``LeadCapture``."""
 
-    def __init__(self, capture: LeadCapture) -> None:
+    def __init__(self, capture: LeadCapture, *, banner: str | None = None) -> None:
         self.capture = capture
+        self.banner = banner
+        """Shown atop every hosted page (the service's sandbox warning), or None."""
+
+    def render(self, name: str, **context: Any) -> str:
+        return render(name, banner=self.banner, **context)
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -169,7 +171,7 @@ class PublicForms:
             return self.capture.public_form(request.path_params["form_id"])
         except InputError as error:
             return HTMLResponse(
-                render("message.html", title="Signup form unavailable", message=error.message),
+                self.render("message.html", title="Signup form unavailable", message=error.message),
                 status_code=error.status,
             )
 
@@ -192,17 +194,19 @@ class PublicForms:
         form = self._form_or_error_page(request)
         if isinstance(form, Response):
             return form
-        html = render("form.html", **self._page_context(request, form))
+        html = self.render("form.html", **self._page_context(request, form))
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     async def thanks(self, request: Request) -> Response:
         form = self.capture.forms.find(request.path_params["form_id"])
         if form is None:
             return HTMLResponse(
-                render("message.html", title="Signup form unavailable", message="No such form."),
+                self.render(
+                    "message.html", title="Signup form unavailable", message="No such form."
+                ),
                 status_code=404,
             )
-        return HTMLResponse(render("thanks.html", d=form.definition))
+        return HTMLResponse(self.render("thanks.html", d=form.definition))
 
     async def embed(self, request: Request) -> Response:
         try:
@@ -308,7 +312,7 @@ class PublicForms:
         headers = {**cors_headers(request, form), "Retry-After": retry_after_header(wait)}
         message = f"too many signups right now; try again in {retry_after_header(wait)} seconds"
         if html:
-            page = render("message.html", title="Please try again shortly", message=message)
+            page = self.render("message.html", title="Please try again shortly", message=message)
             return HTMLResponse(page, status_code=429, headers=headers)
         return JSONResponse(
             [{"error_key": "throttled", "error_message": message}], status_code=429, headers=headers
@@ -337,237 +341,56 @@ class PublicForms:
             )
             if kept.get("page_url"):
                 context["page_url"] = kept["page_url"]
-            return HTMLResponse(render("form.html", **context), status_code=400, headers=headers)
+            return HTMLResponse(
+                self.render("form.html", **context), status_code=400, headers=headers
+            )
         title = (
             "Signup form unavailable"
             if error.status in (404, 409)
             else "The signup was not accepted"
         )
-        page = render("message.html", title=title, message=error.message)
+        page = self.render("message.html", title=title, message=error.message)
         return HTMLResponse(page, status_code=error.status, headers=headers)
 
 
-# -- the admin API and pages -------------------------------------------------------------------
-def _admin_error(
-    status: int, message: str, key: str = "forms.api.validation.error"
-) -> JSONResponse:
-    return JSONResponse([{"error_key": key, "error_message": message}], status_code=status)
-
-
-class AdminForms:
-    """Admin handlers; every one runs ``guard`` first (the service's login check)."""
-
-    STATES = (PENDING, HELD, DELIVERED, DEAD)
-
-    def __init__(self, capture: LeadCapture, guard: AdminGuard | None = None) -> None:
-        self.capture = capture
-        self.guard = guard
-
-    def routes(
-        self, api_prefix: str = "/admin/api", page_prefix: str | None = "/admin"
-    ) -> list[BaseRoute]:
-        """The API routes, and the standalone HTML pages unless ``page_prefix`` is None."""
-        a, p = api_prefix, page_prefix
-        g = self._guarded
-        routes: list[BaseRoute] = [
-            Route(f"{a}/forms", g(self.list_forms), methods=["GET"]),
-            Route(f"{a}/forms", g(self.create_form), methods=["POST"]),
-            Route(f"{a}/forms/{{form_id}}", g(self.show_form), methods=["GET"]),
-            Route(f"{a}/forms/{{form_id}}", g(self.update_form), methods=["PATCH"]),
-            Route(f"{a}/forms/{{form_id}}/disable", g(self.disable_form), methods=["POST"]),
-            Route(f"{a}/forms/{{form_id}}/enable", g(self.enable_form), methods=["POST"]),
-            Route(f"{a}/forms/{{form_id}}/export.csv", g(self.export_csv), methods=["GET"]),
-            Route(f"{a}/deliveries", g(self.list_deliveries), methods=["GET"]),
-            Route(f"{a}/deliveries/retry-dead", g(self.retry_dead), methods=["POST"]),
-            Route(f"{a}/submissions/{{submission_id}}/approve", g(self.approve), methods=["POST"]),
-            Route(f"{a}/consent", g(self.consent), methods=["GET"]),
-        ]
-        if p is not None:
-            routes.append(Route(f"{p}/forms", g(self.forms_page), methods=["GET"]))
-            routes.append(Route(f"{p}/forms/{{form_id}}", g(self.form_page), methods=["GET"]))
-        return routes
-
-    def _guarded(
-        self, handler: Callable[[Request], Awaitable[Response]]
-    ) -> Callable[[Request], Awaitable[Response]]:
-        async def run(request: Request) -> Response:
-            if self.guard is not None:
-                refused = await self.guard(request)
-                if refused is not None:
-                    return refused
-            return await handler(request)
-
-        run.__name__ = handler.__name__
-        return run
-
-    async def _json(self, request: Request) -> Any:
-        kind, _ = media_type(request.headers.get("content-type"))
-        if kind != "application/json":
-            raise InputError(415, "send the form definition as application/json")
-        try:
-            return json.loads((await read_body(request)).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise InputError(400, "the body is not valid UTF-8 JSON") from None
-
-    async def list_forms(self, request: Request) -> Response:
-        account = request.query_params.get("account_id")
-        forms = self.capture.forms.list(account_id=account)
-        return JSONResponse({"forms": [f.to_json() for f in forms]})
-
-    async def create_form(self, request: Request) -> Response:
-        try:
-            form = self.capture.forms.create(await self._json(request))
-        except InputError as error:
-            return json_error(error)
-        except FormDefinitionError as error:
-            return _admin_error(400, str(error))
-        return JSONResponse(form.to_json(), status_code=201)
-
-    def _form(self, request: Request) -> Form:
-        return self.capture.forms.get(request.path_params["form_id"])
-
-    async def show_form(self, request: Request) -> Response:
-        try:
-            form = self._form(request)
-        except FormNotFoundError as error:
-            return _admin_error(404, str(error), "forms.api.not_found")
-        body = form.to_json()
-        body["deliveries"] = self.capture.outbox.counts(form_id=form.id)
-        return JSONResponse(body)
-
-    async def update_form(self, request: Request) -> Response:
-        try:
-            changes = await self._json(request)
-            if not isinstance(changes, dict):
-                raise InputError(400, "send an object of the properties to change")
-            form = self.capture.forms.update(request.path_params["form_id"], changes)
-        except InputError as error:
-            return json_error(error)
-        except FormNotFoundError as error:
-            return _admin_error(404, str(error), "forms.api.not_found")
-        except FormDefinitionError as error:
-            return _admin_error(400, str(error))
-        self.capture.forget_cached()
-        return JSONResponse(form.to_json())
-
-    async def _set_status(self, request: Request, enable: bool) -> Response:
-        try:
-            form_id = request.path_params["form_id"]
-            form = (
-                self.capture.forms.enable(form_id)
-                if enable
-                else self.capture.forms.disable(form_id)
-            )
-        except FormNotFoundError as error:
-            return _admin_error(404, str(error), "forms.api.not_found")
-        self.capture.forget_cached()
-        return JSONResponse(form.to_json())
-
-    async def disable_form(self, request: Request) -> Response:
-        return await self._set_status(request, enable=False)
-
-    async def enable_form(self, request: Request) -> Response:
-        return await self._set_status(request, enable=True)
-
-    async def export_csv(self, request: Request) -> Response:
-        try:
-            form = self._form(request)
-        except FormNotFoundError as error:
-            return _admin_error(404, str(error), "forms.api.not_found")
-        evidence = request.query_params.get("evidence", "true").lower() not in ("false", "0", "no")
-        flagged = request.query_params.get("include_flagged", "false").lower() in (
-            "true",
-            "1",
-            "yes",
-        )
-        chunks = submissions_csv(
-            self.capture.db, form_id=form.id, evidence=evidence, include_flagged=flagged
-        )
-        return StreamingResponse(
-            iter(list(chunks)),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="form-{form.id}.csv"'},
-        )
-
-    async def list_deliveries(self, request: Request) -> Response:
-        state = request.query_params.get("state")
-        if state is not None and state not in self.STATES:
-            return _admin_error(400, f"state must be one of {', '.join(self.STATES)}")
-        limit_raw = request.query_params.get("limit", "100")
-        if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= 1000:
-            return _admin_error(400, "limit must be a whole number from 1 to 1000")
-        views = self.capture.outbox.deliveries(
-            state=state, form_id=request.query_params.get("form_id"), limit=int(limit_raw)
-        )
-        return JSONResponse({"deliveries": [v.to_json() for v in views]})
-
-    async def retry_dead(self, request: Request) -> Response:
-        body: Any = {}
-        if request.headers.get("content-length", "0") not in ("", "0"):
-            try:
-                body = await self._json(request)
-            except InputError as error:
-                return json_error(error)
-        if not isinstance(body, dict) or set(body) - {"ids", "form_id"}:
-            return _admin_error(400, "the body may have 'ids' (a list) and 'form_id' only")
-        ids = body.get("ids")
-        if ids is not None and (
-            not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)
-        ):
-            return _admin_error(400, "ids must be a list of delivery or submission ids")
-        count = self.capture.outbox.retry_dead(ids=ids, form_id=body.get("form_id"))
-        if count and self.capture.on_accepted is not None:
-            self.capture.on_accepted()
-        return JSONResponse({"retried": count})
-
-    async def approve(self, request: Request) -> Response:
-        try:
-            delivery_id = self.capture.outbox.approve(request.path_params["submission_id"])
-        except LookupError as error:
-            return _admin_error(404, str(error.args[0]), "forms.api.not_found")
-        if self.capture.on_accepted is not None:
-            self.capture.on_accepted()
-        return JSONResponse({"delivery_id": delivery_id})
-
-    async def consent(self, request: Request) -> Response:
-        email = request.query_params.get("email", "").strip()
-        if not email or "@" not in email:
-            return _admin_error(400, "email: give the email address to export evidence for")
-        return JSONResponse(
-            {"email": email.lower(), "submissions": evidence_for_email(self.capture.db, email)}
-        )
-
-    async def forms_page(self, request: Request) -> Response:
-        rows = [(f, self.capture.outbox.counts(form_id=f.id)) for f in self.capture.forms.list()]
-        return HTMLResponse(render("admin_forms.html", rows=rows))
-
-    async def form_page(self, request: Request) -> Response:
-        try:
-            form = self._form(request)
-        except FormNotFoundError as error:
-            return HTMLResponse(
-                render("message.html", title="Not found", message=str(error)), status_code=404
-            )
-        return HTMLResponse(
-            render(
-                "admin_form.html",
-                form=form,
-                d=form.definition,
-                counts=self.capture.outbox.counts(form_id=form.id),
-                dead=self.capture.outbox.deliveries(state=DEAD, form_id=form.id, limit=50),
-                held=self.capture.outbox.deliveries(state=HELD, form_id=form.id, limit=50),
-            )
-        )
-
-
-def public_routes(capture: LeadCapture) -> list[BaseRoute]:
-    """The public endpoints, to mount in any Starlette app."""
-    return PublicForms(capture).routes()
-
-
+# -- the admin API ------------------------------------------------------------------------------
 def admin_routes(capture: LeadCapture, guard: AdminGuard | None = None) -> list[BaseRoute]:
-    """The admin API (``/admin/api/...``) and pages (``/admin/forms``), behind ``guard``."""
-    return AdminForms(capture, guard).routes()
+    """The admin API (``/api/forms``, ``/api/deliveries``, ...) for a standalone app.
+
+    The same ``ApiOperation`` values the service serves (``ccbridge.leads.api``), with the
+    same validation and JSON errors, but without the service's API tokens: ``guard`` (if
+    given) decides who may call them. Inside ``ccbridge serve`` they are installed as the
+    service's own operations instead, behind its admin API tokens.
+    """
+    from ccbridge.leads.api import operations
+    from ccbridge.web.api import api_route
+
+    routes: list[BaseRoute] = []
+    for op in operations(capture):
+        route = api_route(replace(op, auth=False))
+        routes.append(
+            Route(route.path, _guarded(route.endpoint, guard), methods=[op.method], name=route.name)
+        )
+    return routes
+
+
+def _guarded(
+    endpoint: Callable[[Request], Awaitable[Response]], guard: AdminGuard | None
+) -> Callable[[Request], Awaitable[Response]]:
+    async def run(request: Request) -> Response:
+        if guard is not None:
+            refused = await guard(request)
+            if refused is not None:
+                return refused
+        return await endpoint(request)
+
+    run.__name__ = endpoint.__name__
+    return run
+
+
+def public_routes(capture: LeadCapture, *, banner: str | None = None) -> list[BaseRoute]:
+    """The public endpoints, to mount in any Starlette app; ``banner`` tops hosted pages."""
+    return PublicForms(capture, banner=banner).routes()
 
 
 def create_forms_app(
@@ -582,4 +405,6 @@ def create_forms_app(
         return PlainTextResponse("ok")
 
     routes.append(Route("/healthz", health, methods=["GET"]))
-    return Starlette(routes=routes)
+    app = Starlette(routes=routes)
+    app.state.service = None  # the admin operations here take no service API token
+    return app

@@ -119,6 +119,8 @@ class ApiOperation:
     errors: Sequence[int] = (400, 401, 404)
     auth: bool = True
     path_params: Mapping[str, str] = field(default_factory=dict)
+    response_media_type: str = "application/json"
+    """What a success answer is (a CSV export answers ``text/csv``)."""
 
 
 # -- a small JSON-schema subset validator (types, required, properties, enums, lengths) -----
@@ -177,6 +179,9 @@ def validate(value: Any, schema: JSON, where: str) -> list[str]:
     return problems
 
 
+BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
 def _parse_query(request: Request, op: ApiOperation) -> dict[str, Any]:
     declared = {p.name: p for p in op.query}
     unknown = sorted(set(request.query_params) - set(declared))
@@ -201,6 +206,12 @@ def _parse_query(request: Request, op: ApiOperation) -> dict[str, Any]:
                 raise ApiProblem(
                     400, "invalid_parameter", f"query.{name}: must be an integer; got {raw!r}"
                 ) from None
+        elif param.schema.get("type") == "boolean":
+            value = BOOLEAN_WORDS.get(raw.strip().lower())
+            if value is None:
+                raise ApiProblem(
+                    400, "invalid_parameter", f"query.{name}: must be true or false; got {raw!r}"
+                )
         problems = validate(value, param.schema, f"query.{name}")
         if problems:
             raise ApiProblem(400, "invalid_parameter", "; ".join(problems))
@@ -335,7 +346,7 @@ def openapi_document(
                 str(op.status): {
                     "description": "Success.",
                     **(
-                        {"content": {"application/json": {"schema": _clean(op.response)}}}
+                        {"content": {op.response_media_type: {"schema": _clean(op.response)}}}
                         if op.response is not None
                         else {}
                     ),
