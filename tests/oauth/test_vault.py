@@ -151,9 +151,13 @@ def test_rotation_reencrypts_every_row_and_old_rows_stay_readable(
         reloaded.decrypt_tokens(*_ciphertext(service, account.id), account_id=account.id) == tokens
     )
 
-    # The whole rotation: another new key, and every row moves to it.
-    new_fp, count, rotated = rotate(service.db, source)
+    # The whole rotation: another new key, and every row moves to it, reporting progress.
+    seen: list[tuple[int, int]] = []
+    new_fp, count, rotated = rotate(
+        service.db, source, progress=lambda done, total: seen.append((done, total))
+    )
     assert count == 1
+    assert seen[0] == (0, 1) and seen[-1] == (1, 1)
     assert read_key_file(source.key_file)[0].fingerprint == new_fp  # type: ignore[arg-type]
     assert _ciphertext(service, account.id)[1] == new_fp
     assert (

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ccbridge.cli._linked import DebugOption, cli_errors, load_settings, table
 from ccbridge.oauth.keys import drop_key, key_report, reencrypt, rotate
@@ -43,6 +47,25 @@ def list_keys(debug: DebugOption = False) -> None:
             raise typer.Exit(1)
 
 
+@contextmanager
+def _reencrypt_progress() -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr while rows are re-encrypted (one transaction per row)."""
+    with Progress(
+        TextColumn("re-encrypting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("rows", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
 @app.command("rotate")
 def rotate_keys(debug: DebugOption = False) -> None:
     """Add a new newest key to the key file and re-encrypt every stored row with it."""
@@ -50,7 +73,8 @@ def rotate_keys(debug: DebugOption = False) -> None:
         settings = load_settings()
         db = open_database(settings)
         try:
-            fp, count, _vault = rotate(db, KeySource.from_settings(settings))
+            with _reencrypt_progress() as progress:
+                fp, count, _vault = rotate(db, KeySource.from_settings(settings), progress=progress)
         finally:
             db.dispose()
         typer.echo(f"new key {fp} added; {count} row(s) re-encrypted with it")
@@ -64,7 +88,8 @@ def reencrypt_rows(debug: DebugOption = False) -> None:
         vault = TokenVault.from_source(KeySource.from_settings(settings))
         db = open_database(settings)
         try:
-            count = reencrypt(db, vault)
+            with _reencrypt_progress() as progress:
+                count = reencrypt(db, vault, progress=progress)
         finally:
             db.dispose()
         typer.echo(f"{count} row(s) re-encrypted with key {vault.ring.primary.fingerprint}")

@@ -45,7 +45,17 @@ def key_report(db: Database, vault: TokenVault) -> list[KeyInfo]:
     return infos
 
 
-def reencrypt(db: Database, vault: TokenVault, *, clock: Callable[[], float] | None = None) -> int:
+Progress = Callable[[int, int], None]
+"""Called with (rows done, rows to do) as re-encryption goes, for a progress bar."""
+
+
+def reencrypt(
+    db: Database,
+    vault: TokenVault,
+    *,
+    clock: Callable[[], float] | None = None,
+    progress: Progress | None = None,
+) -> int:
     """Re-encrypt every row not yet under the newest key; returns how many changed."""
     primary = vault.ring.primary.fingerprint
     now = datetime.fromtimestamp(clock(), UTC) if clock else datetime.now(UTC)
@@ -69,7 +79,14 @@ def reencrypt(db: Database, vault: TokenVault, *, clock: Callable[[], float] | N
             )
             if r.key_fingerprint != primary
         ]
+    total = len(account_ids) + len(state_keys)
+    done = 0
+    if progress:
+        progress(done, total)
     for account_id in account_ids:
+        done += 1
+        if progress:
+            progress(done, total)
         with db.write() as conn:
             row = db.lock_row(conn, linked_accounts, linked_accounts.c.id == account_id)
             if row is None or row.token_ciphertext is None or row.key_fingerprint == primary:
@@ -90,6 +107,9 @@ def reencrypt(db: Database, vault: TokenVault, *, clock: Callable[[], float] | N
             )
             changed += 1
     for state_hash in state_keys:
+        done += 1
+        if progress:
+            progress(done, total)
         with db.write() as conn:
             row = db.lock_row(conn, oauth_states, oauth_states.c.state_hash == state_hash)
             if row is None or row.verifier_ciphertext is None or row.key_fingerprint == primary:
@@ -108,7 +128,11 @@ def reencrypt(db: Database, vault: TokenVault, *, clock: Callable[[], float] | N
 
 
 def rotate(
-    db: Database, source: KeySource, *, clock: Callable[[], float] | None = None
+    db: Database,
+    source: KeySource,
+    *,
+    clock: Callable[[], float] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[str, int, TokenVault]:
     """Add a new newest key to the key file and re-encrypt every row with it.
 
@@ -124,7 +148,7 @@ def rotate(
     new_key = _parse_key(generate_key(), "a generated key")
     write_key_file(source.key_file, [new_key, *ring.keys])
     vault = TokenVault.from_source(source, create=False)
-    count = reencrypt(db, vault, clock=clock)
+    count = reencrypt(db, vault, clock=clock, progress=progress)
     return new_key.fingerprint, count, vault
 
 
