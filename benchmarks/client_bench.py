@@ -55,37 +55,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from bench_support import add_contacts, new_sandbox  # noqa: E402
+
 from ccbridge import Client, MemoryBackend, RateLimiter  # noqa: E402
 from ccbridge.bulk._plan import compact_json, plan_json_imports  # noqa: E402
 from ccbridge.bulk._session import prepare_rows  # noqa: E402
 from ccbridge.models import ContactsPage  # noqa: E402
-from ccbridge.sandbox import Sandbox, SandboxTransport  # noqa: E402
-from ccbridge.sandbox.seed import create_account, create_app  # noqa: E402
-from ccbridge.sandbox.state import AccountData, Contact, EmailAddress, new_id  # noqa: E402
+from ccbridge.sandbox import SandboxTransport  # noqa: E402
 
-SCOPES = "contact_data campaign_data account_read account_update offline_access"
 CC_MAX_IMPORT = 40_000
 EXPORT_FIELDS = ["email_address", "first_name", "last_name", "company_name", "job_title"]
 
 
 # -- set-up ---------------------------------------------------------------------------------------
-def new_sandbox(*, rate_limits: bool) -> tuple[Sandbox, AccountData, str]:
-    sandbox = Sandbox(rate_limits=rate_limits)
-    now = sandbox.clock.now()
-    app = create_app(sandbox.state, now, name="Client bench", redirect_uris=[])
-    data = create_account(
-        sandbox.state,
-        now,
-        email="bench@example.com",
-        password="bench",
-        organization_name="Bench",
-        first_name="Ben",
-        last_name="Mark",
-    )
-    token = sandbox.issuer.issue(sandbox.state, sandbox.clock, app, data.account.account_id, SCOPES)
-    return sandbox, data, str(token["access_token"])
-
-
 def slim_rows(count: int) -> list[dict[str, Any]]:
     """Contacts small enough (~75 bytes of JSON) that 40,000 fit in one 4 MB request."""
     return [
@@ -109,35 +91,6 @@ def import_rows(count: int) -> list[dict[str, Any]]:
         }
         for n in range(count)
     ]
-
-
-def load_contacts(data: AccountData, count: int) -> None:
-    """``count`` contacts straight into the sandbox state (as the contacts API stores them)."""
-    list_id = next(iter(data.lists))
-    now = data.account.created_at
-    for n in range(count):
-        data.add_contact(
-            Contact(
-                contact_id=new_id(),
-                sequence_id=data.take_sequence(),
-                created_at=now,
-                updated_at=now,
-                create_source="Account",
-                email_address=EmailAddress(
-                    address=f"contact{n}@bench.example",
-                    permission_to_send="implicit",
-                    created_at=now,
-                    updated_at=now,
-                    opt_in_source="Account",
-                    opt_in_date=now,
-                ),
-                first_name="First",
-                last_name=f"Last{n}",
-                company_name="Bench Corp",
-                job_title="Tester",
-                list_memberships=[list_id],
-            )
-        )
 
 
 # -- (a) import with rate limits on -----------------------------------------------------------------
@@ -253,7 +206,9 @@ def serve_sandbox(contacts: int) -> None:
 
     sandbox, data, token = new_sandbox(rate_limits=False)
     sandbox.state.settings.activity_items_per_second = 10_000_000.0  # memory is the point here
-    load_contacts(data, contacts)
+    add_contacts(
+        data, contacts, data.account.created_at, company_name="Bench Corp", job_title="Tester"
+    )
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

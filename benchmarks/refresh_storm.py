@@ -16,13 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from ccbridge.oauth import (  # noqa: E402
 )
 from ccbridge.oauth.vault import VaultKey, fingerprint, generate_key  # noqa: E402
 from ccbridge.store import Database, upgrade  # noqa: E402
+from ccbridge.testing import serve_sandbox  # noqa: E402
 
 DAY = 86_400
 
@@ -96,31 +97,6 @@ def worker(config: dict[str, Any]) -> None:
     print(json.dumps({"waits": waits, "errors": errors, "tokens": len(tokens)}), flush=True)
 
 
-class Served:
-    def __init__(self) -> None:
-        import uvicorn
-
-        from ccbridge.sandbox import Sandbox, SandboxASGI
-
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.sandbox = Sandbox(base_url=self.url, rate_limits=True)
-        self.server = uvicorn.Server(
-            uvicorn.Config(SandboxASGI(self.sandbox), log_level="warning", lifespan="off")
-        )
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
-        )
-        self.thread.start()
-        while not self.server.started:
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
 def _database(kind: str, url: str | None, tmp: Path) -> tuple[str, str | None]:
     if kind == "sqlite":
         return url or f"sqlite:///{tmp}/storm-{uuid.uuid4().hex[:8]}.db", None
@@ -138,11 +114,12 @@ def run(processes: int, callers: int, kind: str, db_url: str | None) -> dict[str
 
     tmp = Path(tempfile.mkdtemp(prefix="ccbridge-storm-"))
     url, schema = _database(kind, db_url, tmp)
-    served = Served()
+    served = ExitStack()
     try:
+        sandbox_url = served.enter_context(serve_sandbox(rate_limits=True)).base_url
         db = Database(url, schema=schema)
         upgrade(db)
-        with httpx.Client(base_url=served.url) as control:
+        with httpx.Client(base_url=sandbox_url) as control:
             app = control.post(
                 "/_sandbox/apps", json={"name": "Storm", "redirect_uris": ["http://127.0.0.1/cb"]}
             ).json()
@@ -158,14 +135,14 @@ def run(processes: int, callers: int, kind: str, db_url: str | None) -> dict[str
             "vault_key": key.decode(),
             "client_id": app["client_id"],
             "client_secret": app["client_secret"],
-            "sandbox_url": served.url,
+            "sandbox_url": sandbox_url,
             "clock_offset": 0.0,
         }
         linker = _service(config)
         linked = linker.link_tokens(
             TokenSet.from_response(grant, time.time(), None), app_reference="storm"
         )
-        with httpx.Client(base_url=served.url) as control:
+        with httpx.Client(base_url=sandbox_url) as control:
             offset = control.post("/_sandbox/clock", json={"advance_seconds": DAY + 60}).json()
             control.delete("/_sandbox/requests")
         config.update(
@@ -200,14 +177,14 @@ def run(processes: int, callers: int, kind: str, db_url: str | None) -> dict[str
             waits += result["waits"]
             errors += result["errors"]
         elapsed = time.perf_counter() - started
-        with httpx.Client(base_url=served.url) as control:
+        with httpx.Client(base_url=sandbox_url) as control:
             log = control.get("/_sandbox/requests").json()["requests"]
         calls = [e for e in log if e["path"] == "/oauth2/default/v1/token"]
         status = linker.get(linked.id).status
         linker.close()
         db.dispose()
     finally:
-        served.stop()
+        served.close()
         if schema is not None:
             with sa.create_engine(url).begin() as conn:
                 conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))

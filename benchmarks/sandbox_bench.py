@@ -31,7 +31,6 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,60 +39,15 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from ccbridge.sandbox import Sandbox, SandboxTransport  # noqa: E402
-from ccbridge.sandbox.seed import create_account, create_app  # noqa: E402
-from ccbridge.sandbox.state import AccountData, Contact, EmailAddress, new_id  # noqa: E402
+from bench_support import add_contacts, new_sandbox  # noqa: E402
 
-SCOPES = "contact_data campaign_data account_read account_update offline_access"
+from ccbridge.sandbox import Sandbox, SandboxTransport  # noqa: E402
+from ccbridge.sandbox.state import AccountData  # noqa: E402
+
 TERMINAL = ("completed", "failed", "cancelled", "timed_out")
 
 
 # -- set-up -----------------------------------------------------------------------------------
-def new_sandbox() -> tuple[Sandbox, AccountData, str]:
-    """A sandbox without rate limits, one account, and a bearer token for it."""
-    sandbox = Sandbox(rate_limits=False)
-    now = sandbox.clock.now()
-    app = create_app(sandbox.state, now, name="Benchmark", redirect_uris=[])
-    data = create_account(
-        sandbox.state,
-        now,
-        email="bench@example.com",
-        password="bench",
-        organization_name="Bench",
-        first_name="Ben",
-        last_name="Mark",
-    )
-    token = sandbox.issuer.issue(sandbox.state, sandbox.clock, app, data.account.account_id, SCOPES)
-    return sandbox, data, str(token["access_token"])
-
-
-def add_contacts(data: AccountData, count: int, now: datetime) -> None:
-    """``count`` contacts as POST /v3/contacts would store them: email, permission, one list."""
-    list_id = next(iter(data.lists))
-    for n in range(count):
-        address = f"contact{n}@bench.example"
-        data.add_contact(
-            Contact(
-                contact_id=new_id(),
-                sequence_id=data.take_sequence(),
-                created_at=now,
-                updated_at=now,
-                create_source="Account",
-                email_address=EmailAddress(
-                    address=address,
-                    permission_to_send="implicit",
-                    created_at=now,
-                    updated_at=now,
-                    opt_in_source="Account",
-                    opt_in_date=now,
-                ),
-                first_name="First",
-                last_name=f"Last{n}",
-                list_memberships=[list_id],
-            )
-        )
-
-
 def client(sandbox: Sandbox, token: str) -> httpx.Client:
     return httpx.Client(
         base_url=sandbox.base_url,
@@ -126,7 +80,7 @@ def walk_contacts(http: httpx.Client) -> tuple[int, int]:
 
 
 def bench_pages(count: int, runs: int) -> None:
-    sandbox, data, token = new_sandbox()
+    sandbox, data, token = new_sandbox(rate_limits=False)
     add_contacts(data, count - len(data.contacts), sandbox.clock.now())
     rates = []
     with client(sandbox, token) as http:
@@ -182,7 +136,7 @@ def bench_import(size: int, runs: int) -> None:
     walls, cpus, polls = [], [], 0
     final: dict[str, Any] = {}
     for _ in range(runs):
-        sandbox, data, token = new_sandbox()
+        sandbox, data, token = new_sandbox(rate_limits=False)
         body = import_body(data, size)
         with client(sandbox, token) as http:
             gc.collect()
@@ -221,7 +175,7 @@ def rss_bytes() -> int:
 
 
 def bench_memory(count: int) -> None:
-    sandbox, data, _token = new_sandbox()
+    sandbox, data, _token = new_sandbox(rate_limits=False)
     now = sandbox.clock.now()
     gc.collect()
     rss_before = rss_bytes()
@@ -231,7 +185,7 @@ def bench_memory(count: int) -> None:
     del sandbox, data
     gc.collect()
     # The same load again under tracemalloc (which slows allocation, so it is timed above).
-    _sandbox, data, _token = new_sandbox()
+    _sandbox, data, _token = new_sandbox(rate_limits=False)
     tracemalloc.start()
     add_contacts(data, count, now)
     current, peak = tracemalloc.get_traced_memory()

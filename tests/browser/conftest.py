@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from ccbridge.testing.services import unavailable
+
 CHROMIUM = Path(os.environ.get("CCBRIDGE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",
@@ -26,12 +28,7 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CCBRIDGE_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{reason}, and CCBRIDGE_REQUIRE_SERVICES=1 makes browser tests mandatory")
-    pytest.skip(
-        f"{reason}; install it with `apt-get install -y chromium` and `pip install playwright`"
-    )
+INSTALL_HINT = "install it with `apt-get install -y chromium` and `pip install playwright`"
 
 
 @pytest.fixture
@@ -39,10 +36,9 @@ def browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("the playwright package is not installed")
-        raise
+        unavailable("the playwright package is not installed", INSTALL_HINT)
     if not CHROMIUM.exists():
-        _unavailable(f"chromium is not installed at {CHROMIUM}")
+        unavailable(f"chromium is not installed at {CHROMIUM}", INSTALL_HINT)
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS

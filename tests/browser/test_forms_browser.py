@@ -3,17 +3,14 @@ a page served from another origin (so the CORS preflight and the cross-origin po
 browser's own). Each contact is then found in the sandbox on the form's list with explicit
 permission.
 
-Debian's Chromium at /usr/bin/chromium, driven by Playwright (never ``playwright install``).
+Debian's Chromium (``tests/browser/conftest.py``'s ``browser``), driven by Playwright.
 The servers bind 127.0.0.1 only. The minimum fill time is passed by moving the service's
 clock, not by waiting."""
 
 from __future__ import annotations
 
 import http.server
-import os
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,71 +22,12 @@ from ccbridge.leads.web import create_forms_app
 from ccbridge.sandbox import Sandbox
 from ccbridge.sandbox.state import AccountData
 from ccbridge.store import Database
+from ccbridge.testing import live_server
 from ccbridge.testing.plugin import sandbox_client
-from tests.leads.support import FakeClock, add_linked_account, database_target
-
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.leads.support import FakeClock, add_linked_account
+from tests.store.support import database_target
 
 pytestmark = pytest.mark.browser
-
-
-def _browser_or_skip() -> Any:
-    problem = None
-    if not os.path.exists(CHROMIUM):
-        problem = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        problem = problem or "playwright is not installed"
-        sync_playwright = None
-    if problem:
-        if os.environ.get("CCBRIDGE_REQUIRE_SERVICES") == "1":
-            pytest.fail(problem)
-        pytest.skip(problem)
-    return sync_playwright
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ServedApp:
-    """The forms app under uvicorn on 127.0.0.1 in a thread."""
-
-    def __init__(self, app: Any) -> None:
-        import uvicorn
-
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> ServedApp:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            assert time.monotonic() < deadline, "the forms app did not start"
-            time.sleep(0.02)  # readiness poll
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 class OtherSite:
@@ -131,8 +69,8 @@ def stack(
     cc_sandbox: Sandbox,
     cc_token: dict[str, Any],
     cc_account: AccountData,
+    browser: Any,
 ) -> Iterator[dict[str, Any]]:
-    sync_playwright = _browser_or_skip()
     clock = FakeClock()
     capture = LeadCapture(
         db,
@@ -143,7 +81,7 @@ def stack(
     site_dir = tmp_path / "site"
     site_dir.mkdir()
     worker = DeliveryWorker(capture.outbox, lambda _a: sandbox_client(cc_sandbox, cc_token))
-    with ServedApp(create_forms_app(capture)) as app, OtherSite(site_dir) as site:
+    with live_server(create_forms_app(capture)) as app_url, OtherSite(site_dir) as site:
         account_id = add_linked_account(db)
         form = capture.forms.create(
             {
@@ -160,23 +98,18 @@ def stack(
             "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Shop</title>"
             "<link rel='icon' href='data:,'></head>"
             f"<body><h1>Our shop</h1><div data-ccbridge-form='{form.id}'></div>"
-            f"<script src='{app.url}/forms/{form.id}/embed.js'></script></body></html>",
+            f"<script src='{app_url}/forms/{form.id}/embed.js'></script></body></html>",
             encoding="utf-8",
         )
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
-            try:
-                yield {
-                    "app": app,
-                    "site": site,
-                    "form": form,
-                    "clock": clock,
-                    "browser": browser,
-                    "worker": worker,
-                    "capture": capture,
-                }
-            finally:
-                browser.close()
+        yield {
+            "app_url": app_url,
+            "site": site,
+            "form": form,
+            "clock": clock,
+            "browser": browser,
+            "worker": worker,
+            "capture": capture,
+        }
     worker.close()
 
 
@@ -196,7 +129,7 @@ def _assert_delivered(
 def test_hosted_form_in_a_browser(stack: dict[str, Any], cc_account: AccountData) -> None:
     page = stack["browser"].new_page()
     form: Form = stack["form"]
-    page.goto(f"{stack['app'].url}/forms/{form.id}")
+    page.goto(f"{stack['app_url']}/forms/{form.id}")
     page.get_by_label("Email address").fill("hosted@example.com")
     page.get_by_label("First name").fill("Hana")
     page.get_by_label("I agree").check()

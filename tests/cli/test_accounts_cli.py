@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,19 +14,15 @@ from typer.testing import CliRunner
 
 from ccbridge.cli import connect_cmd
 from ccbridge.cli.main import app
-from tests.oauth.support import HTTPSandbox, approve
+from ccbridge.testing import free_port
+from ccbridge.testing.oauth_flow import approve
+from tests.oauth.support import HTTPSandbox
 
 
 @pytest.fixture
 def served() -> Iterator[HTTPSandbox]:
     with HTTPSandbox(rate_limits=False) as sandbox:
         yield sandbox
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class CLI:
@@ -74,7 +69,7 @@ class CLI:
 
 @pytest.fixture
 def cli(served: HTTPSandbox, tmp_path: Path) -> CLI:
-    return CLI(served, tmp_path, f"http://127.0.0.1:{_free_port()}/callback")
+    return CLI(served, tmp_path, f"http://127.0.0.1:{free_port()}/callback")
 
 
 def _connect_with_device(cli: CLI, monkeypatch: pytest.MonkeyPatch, *extra: str) -> Any:

@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cli.serve_support import ServeProcess, free_port, run_cli
+from ccbridge.testing import free_port
+from tests.cli.serve_support import ServeProcess, run_cli
 
 BANNER = "SANDBOX — not connected to Constant Contact"
 

@@ -1,12 +1,11 @@
-"""Fixtures for the lead-capture tests: a migrated database per backend, a controllable
-clock, a linked account, a form on the sandbox account's default list, the web app, and a
-delivery worker whose clients talk to the in-process sandbox."""
+"""Fixtures for the lead-capture tests: a controllable clock, a linked account, a form on
+the sandbox account's default list, the web app, and a delivery worker whose clients talk
+to the in-process sandbox (the ``db`` per backend comes from ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,24 +18,11 @@ from ccbridge.sandbox import Sandbox
 from ccbridge.sandbox.state import AccountData
 from ccbridge.store import Database
 from ccbridge.testing.plugin import sandbox_client
-from tests.leads.support import DatabaseTarget, FakeClock, add_linked_account, database_target
+from tests.leads.support import FakeClock, add_linked_account
 
 SECRET = b"lead-capture-test-secret-0123456789"
 BASE_URL = "http://forms.test"
 ALLOWED_ORIGIN = "https://shop.example"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DatabaseTarget]:
-    with database_target(request.param, tmp_path) as target:
-        yield target
-
-
-@pytest.fixture
-def db(db_target: DatabaseTarget) -> Iterator[Database]:
-    database = db_target.open()
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ from ccbridge.leads.schema import deliveries, submissions
 from ccbridge.sandbox.state import AccountData
 from ccbridge.store import Database
 from tests.leads.conftest import signup
-from tests.leads.support import DatabaseTarget, FakeClock, set_account_status
+from tests.leads.support import FakeClock, set_account_status
+from tests.store.support import DatabaseTarget
 
 INFO = RequestInfo("203.0.113.7", "pytest")
 

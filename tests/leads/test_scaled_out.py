@@ -21,8 +21,8 @@ from ccbridge.cli.sandbox_cmd import DEMO_LOGIN, seed_demo
 from ccbridge.leads.capture import RequestInfo
 from ccbridge.leads.schema import deliveries
 from ccbridge.sandbox.persistence import SandboxStore
+from ccbridge.testing.services import postgres_url_or_skip, redis_url_or_skip
 from tests.leads.conftest import signup
-from tests.leads.support import postgres_or_skip, redis_or_skip
 from tests.oauth.support import HTTPSandbox
 from tests.worker.scaled import WorkerCluster, wait_for
 
@@ -32,7 +32,7 @@ SIGNUPS = 32
 
 
 def test_two_workers_split_the_outbox_with_none_lost_or_duplicated(tmp_path: Path) -> None:
-    postgres, redis_url = postgres_or_skip(), redis_or_skip()
+    postgres, redis_url = postgres_url_or_skip(), redis_url_or_skip()
     with HTTPSandbox(rate_limits=True) as server:
         client_id, _secret, _ = seed_demo(server.sandbox, server.url)
         data_dir = tmp_path / "data"

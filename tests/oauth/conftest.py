@@ -1,9 +1,9 @@
-"""Fixtures for the linked-accounts tests: a database per backend, the sandbox, a service."""
+"""Fixtures for the linked-accounts tests: a vault, an app on the sandbox, a service (the
+``db`` per backend comes from ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,22 +15,8 @@ from ccbridge.sandbox import AsyncSandboxTransport, Sandbox, SandboxTransport
 from ccbridge.sandbox.seed import create_app
 from ccbridge.sandbox.state import AccountData, App
 from ccbridge.store import Database
-from tests.oauth.support import DatabaseTarget, database_target
 
 REDIRECT_URI = "http://127.0.0.1:8765/callback"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DatabaseTarget]:
-    with database_target(request.param, tmp_path) as target:
-        yield target
-
-
-@pytest.fixture
-def db(db_target: DatabaseTarget) -> Iterator[Database]:
-    database = db_target.open()
-    yield database
-    database.dispose()
 
 
 def new_key() -> VaultKey:

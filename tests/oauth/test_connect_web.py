@@ -26,8 +26,9 @@ from ccbridge.oauth.protocol import s256_challenge
 from ccbridge.sandbox import Sandbox
 from ccbridge.sandbox.seed import create_app
 from ccbridge.sandbox.state import AccountData, App
+from ccbridge.testing.oauth_flow import approve
 from tests.oauth.conftest import REDIRECT_URI, make_accounts
-from tests.oauth.support import approve, link_via_web, query_of
+from tests.oauth.support import link_via_web, query_of
 
 SESSION = "browser-session-1"
 

@@ -30,7 +30,9 @@ from ccbridge.oauth import (
     TokenVault,
 )
 from ccbridge.oauth.vault import VaultKey, fingerprint, generate_key
-from tests.oauth.support import DatabaseTarget, HTTPSandbox, approve, stored_tokens
+from ccbridge.testing.oauth_flow import approve
+from tests.oauth.support import HTTPSandbox, stored_tokens
+from tests.store.support import DatabaseTarget
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIRECT = "http://127.0.0.1:8765/callback"

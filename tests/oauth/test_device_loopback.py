@@ -3,7 +3,6 @@ redirect flow (a real listener on 127.0.0.1, the sandbox's pages driven like a b
 
 from __future__ import annotations
 
-import socket
 import threading
 from typing import Any
 
@@ -19,8 +18,10 @@ from ccbridge.oauth.loopback import connect_with_loopback
 from ccbridge.sandbox import Sandbox, SandboxTransport
 from ccbridge.sandbox.state import AccountData, App
 from ccbridge.store import Database
+from ccbridge.testing import free_port
+from ccbridge.testing.oauth_flow import approve
 from tests.oauth.conftest import make_accounts
-from tests.oauth.support import approve, token_calls
+from tests.oauth.support import token_calls
 
 DAY = 86_400
 
@@ -124,12 +125,6 @@ def test_device_flow_denied_and_expired(
     accounts2.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_loopback_redirect_flow_through_a_local_listener(
     db: Database,
     vault: Any,
@@ -138,7 +133,7 @@ def test_loopback_redirect_flow_through_a_local_listener(
     cc_account: AccountData,
     browser: httpx.Client,
 ) -> None:
-    redirect = f"http://127.0.0.1:{_free_port()}/callback"
+    redirect = f"http://127.0.0.1:{free_port()}/callback"
     app.redirect_uris.append(redirect)
     accounts = make_accounts(db, vault, cc_sandbox, app, public=True)
     landed: dict[str, Any] = {}

@@ -423,7 +423,7 @@ def test_token_endpoint_calls_are_paced_per_client_id(
     pending = accounts.start_authorization(
         session_id="s-b", app_reference="b", scopes=["contact_data"]
     )
-    from tests.oauth.support import approve
+    from ccbridge.testing.oauth_flow import approve
 
     second = accounts.complete_authorization(
         approve(browser, pending.url, email="b@example.com", password="pw"), session_id="s-b"

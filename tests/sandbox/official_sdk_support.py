@@ -14,28 +14,23 @@ Test-only: nothing under ``src/`` may import the SDK.
 from __future__ import annotations
 
 import importlib
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import uvicorn
 from constant_contact_api_client import ApiClient, ApiResponse, Configuration
 from pydantic import BaseModel
 
-from ccbridge.sandbox import Sandbox, SandboxASGI
+from ccbridge.sandbox import Sandbox
 from ccbridge.sandbox.app import RESOURCE_MODULES
 from ccbridge.sandbox.seed import create_account, create_app
 from ccbridge.sandbox.state import AccountData, App
+from ccbridge.testing import serve_sandbox as serve_live_sandbox
 
 ALL_SCOPES = "account_read account_update contact_data campaign_data offline_access"
 OWNER_EMAIL = "owner@example.com"
-STARTUP_DEADLINE_S = 10.0
-SHUTDOWN_DEADLINE_S = 10.0
 
 
 # -- which operations the sandbox emulates ------------------------------------------------------
@@ -97,49 +92,16 @@ class RunningSandbox:
 
 @contextmanager
 def serve_sandbox() -> Iterator[RunningSandbox]:
-    """uvicorn on a free loopback port in a background thread; always stopped on exit."""
-    # IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) only on sockets whose
-    # proto says TCP, and uvicorn writes headers and body separately, so with proto 0 every
-    # answer would wait ~40 ms for the client's delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    root = f"http://127.0.0.1:{port}"
-    sandbox = Sandbox(base_url=root, rate_limits=False)
-    with sandbox.lock:
-        app = create_app(
-            sandbox.state,
-            sandbox.clock.now(),
-            name="Official SDK check",
-            redirect_uris=["http://127.0.0.1:8765/callback"],
-        )
-    config = uvicorn.Config(SandboxASGI(sandbox), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    # Handing uvicorn the already-bound socket means no other process can take the port
-    # between choosing it and listening on it.
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="sdk-sandbox", daemon=True
-    )
-    thread.start()
-    try:
-        _wait_until_started(server, thread)
-        yield RunningSandbox(sandbox=sandbox, root=root, app=app)
-    finally:
-        server.should_exit = True
-        thread.join(SHUTDOWN_DEADLINE_S)
-        sock.close()
-        assert not thread.is_alive(), "the sandbox server did not stop"
-
-
-def _wait_until_started(server: uvicorn.Server, thread: threading.Thread) -> None:
-    deadline = time.monotonic() + STARTUP_DEADLINE_S
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("the sandbox server thread died during start-up")
-        if time.monotonic() > deadline:
-            raise RuntimeError("the sandbox server did not start in time")
-        time.sleep(0.01)  # start-up readiness poll, not a timing assumption in a test
+    """The sandbox over real HTTP (``ccbridge.testing.serve_sandbox``) with an app registered."""
+    with serve_live_sandbox(rate_limits=False) as sandbox:
+        with sandbox.lock:
+            app = create_app(
+                sandbox.state,
+                sandbox.clock.now(),
+                name="Official SDK check",
+                redirect_uris=["http://127.0.0.1:8765/callback"],
+            )
+        yield RunningSandbox(sandbox=sandbox, root=sandbox.base_url, app=app)
 
 
 def sdk_client(host: str, access_token: str) -> ApiClient:

@@ -19,8 +19,7 @@ from joserfc.jwk import KeySet
 
 from ccbridge.sandbox import Sandbox, SandboxTransport
 from ccbridge.sandbox.state import AccountData, App
-from ccbridge.testing.plugin import REDIRECT_URI
-from tests.sandbox.test_oauth_browser import (
+from ccbridge.testing.oauth_flow import (
     TOKEN,
     basic,
     exchange,
@@ -28,6 +27,7 @@ from tests.sandbox.test_oauth_browser import (
     pkce_pair,
     tokens_via_code_flow,
 )
+from ccbridge.testing.plugin import REDIRECT_URI
 
 HTML = "<html><body><p>Hello</p>[[trackingImage]]</body></html>"
 

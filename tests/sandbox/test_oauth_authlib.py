@@ -16,8 +16,8 @@ from authlib.integrations.httpx_client import OAuth2Client
 
 from ccbridge.sandbox import Sandbox, SandboxTransport
 from ccbridge.sandbox.state import AccountData, App
+from ccbridge.testing.oauth_flow import form_of, sign_in
 from ccbridge.testing.plugin import REDIRECT_URI
-from tests.sandbox.test_oauth_browser import form_of, sign_in
 
 
 def _discover(cc_raw: httpx.Client) -> dict[str, Any]:

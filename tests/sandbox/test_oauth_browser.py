@@ -1,162 +1,32 @@
 """The sandbox's sign-in and consent pages, driven the way a browser would drive them.
 
-The helpers at the top (form parsing, signing in, consenting, exchanging a code) are shared
-by the other ``test_oauth_*`` modules: they post exactly what a browser posts when a person
-fills in the forms, hidden fields included, and follow redirects by hand so each step can
-be checked.
+The driving helpers (form parsing, signing in, consenting, exchanging a code) live in
+``ccbridge.testing.oauth_flow``, where the other ``test_oauth_*`` modules and users' own
+suites find them: they post exactly what a browser posts when a person fills in the forms,
+hidden fields included, and follow redirects by hand so each step can be checked.
 """
 
 from __future__ import annotations
-
-import base64
-import hashlib
-import secrets
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
 from ccbridge.sandbox import Sandbox, SandboxTransport
 from ccbridge.sandbox.state import AccountData, App
-from ccbridge.testing.plugin import REDIRECT_URI
-
-AUTHORIZE = "/oauth2/default/v1/authorize"
-TOKEN = "/oauth2/default/v1/token"
-REVOKE = "/oauth2/default/v1/revoke"
-DEVICE_AUTHORIZE = "/oauth2/default/v1/device/authorize"
-DEVICE_PAGE = "/oauth2/default/v1/device"
-LOGIN_EMAIL = "owner@example.com"
-PASSWORD = "sandbox-password"
-BANNER = "SANDBOX — not connected to Constant Contact"
-
-
-# -- helpers shared by the test_oauth_* modules -----------------------------------------
-@dataclass
-class Form:
-    action: str
-    method: str
-    fields: dict[str, str] = field(default_factory=dict)
-    buttons: list[tuple[str, str]] = field(default_factory=list)
-
-    @property
-    def kind(self) -> str | None:
-        return self.fields.get("sandbox_action")
-
-
-class _FormParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: list[Form] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.forms.append(Form(action=a.get("action", ""), method=a.get("method", "get")))
-        elif tag == "input" and self.forms and a.get("name"):
-            self.forms[-1].fields[a["name"]] = a.get("value", "")
-        elif tag == "button" and self.forms and a.get("name"):
-            self.forms[-1].buttons.append((a["name"], a.get("value", "")))
-
-
-def forms_of(html: str) -> list[Form]:
-    parser = _FormParser()
-    parser.feed(html)
-    return parser.forms
-
-
-def form_of(response: httpx.Response, kind: str) -> Form:
-    """The form whose hidden ``sandbox_action`` is ``kind`` (login, consent, logout, code)."""
-    matches = [f for f in forms_of(response.text) if f.kind == kind]
-    assert matches, f"no '{kind}' form on the page (status {response.status_code})"
-    return matches[0]
-
-
-def submit(client: httpx.Client, response: httpx.Response, kind: str, **values: str) -> Any:
-    """Post a page's form as a browser would: its own fields plus what the person entered."""
-    form = form_of(response, kind)
-    assert form.method.lower() == "post"
-    return client.post(form.action, data={**form.fields, **values})
-
-
-def follow(client: httpx.Client, response: httpx.Response) -> httpx.Response:
-    assert response.status_code in (302, 303), response.text
-    return client.get(response.headers["location"])
-
-
-def authorize_params(app: App, **overrides: str | None) -> dict[str, str]:
-    params: dict[str, str | None] = {
-        "client_id": app.client_id,
-        "redirect_uri": REDIRECT_URI,
-        "response_type": "code",
-        "scope": "contact_data account_read offline_access",
-        "state": "st-" + secrets.token_hex(4),
-        **overrides,
-    }
-    return {k: v for k, v in params.items() if v is not None}
-
-
-def sign_in(
-    client: httpx.Client, page: httpx.Response, email: str = LOGIN_EMAIL, password: str = PASSWORD
-) -> httpx.Response:
-    """Fill in the login form; returns the page shown after the sign-in redirect."""
-    response = submit(client, page, "login", email=email, password=password)
-    assert response.status_code == 303, response.text
-    return follow(client, response)
-
-
-def consent(
-    client: httpx.Client, params: dict[str, str], decision: str = "allow"
-) -> httpx.Response:
-    """Start an authorization, sign in if asked, press Allow/Deny; returns the final redirect."""
-    page = client.get(AUTHORIZE, params=params)
-    assert page.status_code == 200, page.text
-    if any(f.kind == "login" for f in forms_of(page.text)):
-        page = sign_in(client, page)
-    response = submit(client, page, "consent", decision=decision)
-    assert response.status_code == 303, response.text
-    return response
-
-
-def callback(response: httpx.Response) -> dict[str, str]:
-    """The parameters the sandbox sent back on the redirect URI (query or fragment)."""
-    location = response.headers["location"]
-    parts = urlsplit(location)
-    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == REDIRECT_URI
-    raw = parts.fragment or parts.query
-    return {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
-
-
-def get_code(client: httpx.Client, app: App, **overrides: str | None) -> str:
-    params = authorize_params(app, **overrides)
-    values = callback(consent(client, params))
-    assert values["state"] == params["state"]
-    return values["code"]
-
-
-def basic(app: App) -> tuple[str, str]:
-    return (app.client_id, app.client_secret)
-
-
-def exchange(client: httpx.Client, app: App, code: str, **extra: str) -> httpx.Response:
-    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI}
-    return client.post(TOKEN, data={**data, **extra}, auth=basic(app))
-
-
-def pkce_pair() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-    return verifier, challenge.rstrip(b"=").decode()
-
-
-def tokens_via_code_flow(
-    client: httpx.Client, app: App, scope: str = "contact_data account_read offline_access"
-) -> dict[str, Any]:
-    response = exchange(client, app, get_code(client, app, scope=scope))
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
+from ccbridge.testing.oauth_flow import (
+    AUTHORIZE,
+    BANNER,
+    DEVICE_AUTHORIZE,
+    LOGIN_EMAIL,
+    PASSWORD,
+    REVOKE,
+    TOKEN,
+    authorize_params,
+    follow,
+    form_of,
+    forms_of,
+    sign_in,
+    submit,
+)
 
 
 # -- the pages themselves ----------------------------------------------------------------

@@ -14,8 +14,7 @@ from joserfc.jwk import KeySet
 from ccbridge.sandbox import Sandbox
 from ccbridge.sandbox.seed import create_app
 from ccbridge.sandbox.state import AccountData, App
-from ccbridge.testing.plugin import REDIRECT_URI
-from tests.sandbox.test_oauth_browser import (
+from ccbridge.testing.oauth_flow import (
     AUTHORIZE,
     TOKEN,
     authorize_params,
@@ -29,6 +28,7 @@ from tests.sandbox.test_oauth_browser import (
     sign_in,
     tokens_via_code_flow,
 )
+from ccbridge.testing.plugin import REDIRECT_URI
 
 AUDIENCE = "https://api.cc.email/v3"
 

@@ -11,7 +11,7 @@ import pytest
 from ccbridge.sandbox import Sandbox
 from ccbridge.sandbox.seed import create_app
 from ccbridge.sandbox.state import AccountData, App
-from tests.sandbox.test_oauth_browser import (
+from ccbridge.testing.oauth_flow import (
     BANNER,
     DEVICE_AUTHORIZE,
     DEVICE_PAGE,

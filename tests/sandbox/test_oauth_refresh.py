@@ -12,8 +12,7 @@ from joserfc.jwk import KeySet
 from ccbridge.sandbox import Sandbox
 from ccbridge.sandbox.seed import create_app
 from ccbridge.sandbox.state import AccountData, App
-from ccbridge.testing.plugin import REDIRECT_URI
-from tests.sandbox.test_oauth_browser import (
+from ccbridge.testing.oauth_flow import (
     REVOKE,
     TOKEN,
     basic,
@@ -22,6 +21,7 @@ from tests.sandbox.test_oauth_browser import (
     pkce_pair,
     tokens_via_code_flow,
 )
+from ccbridge.testing.plugin import REDIRECT_URI
 
 DEAD = {"error": "invalid_grant", "error_description": "The refresh token is invalid or expired."}
 DAY = 86_400

@@ -11,7 +11,6 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ from ccbridge.cli.sandbox_cmd import (
 )
 from ccbridge.sandbox import Sandbox
 from ccbridge.sandbox.http import MAX_BODY_BYTES
+from ccbridge.testing import free_port
 
 PROBE = "/v3/partner/accounts"  # a known CC operation the sandbox answers 501 after auth
 STARTUP_SECONDS = 30
@@ -50,13 +50,6 @@ class RunningSandbox:
         match = re.search(rf"^\s*{re.escape(label)}\s+(\S+)", self.printed(), re.MULTILINE)
         assert match, f"'{label}' not printed:\n{self.printed()}"
         return match.group(1)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _command(port: int, *args: str) -> list[str]:
@@ -91,7 +84,7 @@ def _wait_until_ready(server: RunningSandbox) -> None:
 
 @contextlib.contextmanager
 def running_sandbox(tmp_path: Path, *args: str) -> Iterator[RunningSandbox]:
-    port = _free_port()
+    port = free_port()
     output = tmp_path / f"sandbox-{port}.out"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(output, "wb") as sink:
@@ -258,7 +251,7 @@ def test_a_corrupt_data_file_stops_the_command_with_a_clear_message(tmp_path: Pa
     data = tmp_path / "broken.db"
     data.write_bytes(b"definitely not sqlite " * 200)
     result = subprocess.run(
-        _command(_free_port(), "--data", str(data)), capture_output=True, text=True, timeout=60
+        _command(free_port(), "--data", str(data)), capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2
     assert str(data) in result.stderr

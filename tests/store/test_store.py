@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -23,7 +22,7 @@ from ccbridge.store import (
     upgrade,
 )
 from ccbridge.store.schema import linked_accounts, metadata
-from tests.oauth.support import DatabaseTarget, postgres_or_skip
+from ccbridge.testing.services import isolated_postgres_schema, postgres_url_or_skip
 
 OWN_TABLES = {
     "ccbridge_linked_accounts",
@@ -55,19 +54,13 @@ def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         yield db
         db.dispose()
         return
-    url = postgres_or_skip()
-    schema = "ccb_test_" + uuid.uuid4().hex[:12]
-    admin = sa.create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    db = DatabaseTarget("postgres", url, schema).open()
-    try:
-        yield db
-    finally:
-        db.dispose()
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    url = postgres_url_or_skip()
+    with isolated_postgres_schema(url) as schema:
+        db = Database(url, schema=schema)
+        try:
+            yield db
+        finally:
+            db.dispose()
 
 
 def test_upgrade_creates_the_schema_the_code_declares(empty_db: Database) -> None:

@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from ccbridge.service import Service, build_service
+from ccbridge.testing.oauth_flow import decide
 from ccbridge.web import create_app
 from ccbridge.web.settings import ServiceSettings
-from tests.sandbox.test_oauth_browser import forms_of
 
 with warnings.catch_warnings():
     # Starlette 1.x suggests httpx2 for its TestClient; httpx is what this project uses.
@@ -86,27 +86,13 @@ def sandbox_consent(
     assert service.sandbox is not None
     page = client.get(_local(authorize_url))
     assert page.status_code == 200, page.text
-    forms = forms_of(page.text)
-    login = [f for f in forms if f.kind == "login"]
-    if login:
-        response = client.post(
-            _local(login[0].action),
-            data={
-                **login[0].fields,
-                "email": service.sandbox.login,
-                "password": service.sandbox.password,
-            },
-        )
-        assert response.status_code == 303, response.text
-        page = client.get(_local(response.headers["location"]))
-        forms = forms_of(page.text)
-    consent = [f for f in forms if f.kind == "consent"]
-    assert consent, page.text
-    response = client.post(
-        _local(consent[0].action), data={**consent[0].fields, "decision": decision}
+    return decide(
+        client,
+        page,
+        decision,
+        email=service.sandbox.login,
+        password=service.sandbox.password,
     )
-    assert response.status_code == 303, response.text
-    return response
 
 
 def _local(url: str) -> str:

@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from ccbridge.store import Database, upgrade
 from ccbridge.store.schema import metadata
 from ccbridge.web import tables
-from tests.oauth.support import database_target
+from tests.store.support import database_target
 
 OWN = {
     t.name

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from ccbridge.testing.services import postgres_url_or_skip
 from ccbridge.web.budget import used_today
-from tests.oauth.support import postgres_or_skip
 from tests.worker.scaled import WorkerCluster, wait_for
 from tests.worker.scaled_jobs import TABLE_SQL, budget_key
 
@@ -32,7 +32,7 @@ def _runs(cluster: WorkerCluster) -> list[tuple[str, int]]:
 def test_two_workers_split_the_jobs_with_none_lost_or_duplicated(
     tmp_path: Path, cc_redis_url: str
 ) -> None:
-    postgres = postgres_or_skip()
+    postgres = postgres_url_or_skip()
     with WorkerCluster(
         tmp_path,
         postgres_url=postgres,

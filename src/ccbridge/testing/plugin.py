@@ -11,6 +11,15 @@ Installed with ccbridge (entry point ``pytest11``), so any test suite can use:
   every ``/v3`` response they receive is checked against it, and a test fails on the first
   response that does not conform.
 - ``cc_conformance``: the checker itself (skips the test when the swagger is absent).
+- ``cc_client`` / ``cc_async_client``: a ``ccbridge.Client`` / ``AsyncClient`` on the
+  sandbox's clock (``sandbox_client`` builds one outside pytest).
+- ``cc_redis_url``: a reachable Redis, else a skip (a failure under
+  ``CCBRIDGE_REQUIRE_SERVICES=1``).
+
+Beside the fixtures: ``ccbridge.testing.live_server`` / ``serve_sandbox`` serve an ASGI app
+or a sandbox over real HTTP in a thread, for code that opens its own sockets;
+``ccbridge.testing.oauth_flow`` signs in and presses Allow on the sandbox's pages like a
+browser; ``ccbridge.testing.services`` finds PostgreSQL and Redis (skip or fail, one rule).
 """
 
 from __future__ import annotations
@@ -25,9 +34,10 @@ from ccbridge.sandbox import AsyncSandboxTransport, Sandbox, SandboxTransport
 from ccbridge.sandbox.seed import create_account, create_app
 from ccbridge.sandbox.state import AccountData, App
 from ccbridge.testing.conformance import SpecConformance, find_spec, load_conformance
+from ccbridge.testing.oauth_flow import REDIRECT_URI
+from ccbridge.testing.services import redis_url_or_skip
 
 ALL_SCOPES = "account_read account_update contact_data campaign_data offline_access"
-REDIRECT_URI = "http://127.0.0.1:8765/callback"
 
 
 class ConformanceViolation(AssertionError):
@@ -246,15 +256,6 @@ async def cc_async_client(
         yield client
 
 
-def _service_unavailable(what: str, reason: str) -> None:
-    import os
-
-    message = f"{what} is not reachable ({reason})"
-    if os.environ.get("CCBRIDGE_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{message}, and CCBRIDGE_REQUIRE_SERVICES=1 makes it mandatory")
-    pytest.skip(f"{message}; set CCBRIDGE_TEST_REDIS_URL or start Redis to run this test")
-
-
 @pytest.fixture
 def cc_redis_url() -> str:
     """A reachable Redis URL (``CCBRIDGE_TEST_REDIS_URL``, default ``redis://127.0.0.1:6379/0``).
@@ -262,18 +263,4 @@ def cc_redis_url() -> str:
     Skips the test when Redis is unreachable, or fails it when
     ``CCBRIDGE_REQUIRE_SERVICES=1`` (as CI sets).
     """
-    import os
-
-    url = os.environ.get("CCBRIDGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    try:
-        import redis
-    except ImportError:
-        _service_unavailable("Redis", "the 'redis' package is not installed")
-        raise
-    try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=2)
-        client.ping()
-        client.close()
-    except redis.RedisError as exc:
-        _service_unavailable(f"Redis at {url}", type(exc).__name__)
-    return url
+    return redis_url_or_skip()
